@@ -1,0 +1,6 @@
+// The public API of zeo-ts. Layers export from here; nothing else is public.
+
+export * from './errors.js';
+export * from './storage/contract.js';
+export { nextTid, tidToDate, tidFromDate, toHex, fromHex } from './storage/tid.js';
+export { MemoryStorage, type MemoryStorageOptions } from './storage/memory-storage.js';

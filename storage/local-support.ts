@@ -1,0 +1,89 @@
+// Pieces shared by storages that hold their data in this process (MemoryStorage, FileStorage):
+// conflict detection at vote time, invalidation listeners, and argument checks for commits.
+
+import { ConflictError, InvalidArgumentError, type ConflictDetail } from '../errors.js';
+import type {
+  CommitRequest,
+  Invalidation,
+  InvalidationListener,
+  Oid,
+  ReadCurrentRequest,
+  StoreRequest,
+  Tid,
+} from './contract.js';
+import { checkU64 } from './tid.js';
+
+/**
+ * Conflicts of a transaction against the current TIDs (`currentTid` returns undefined for an
+ * object that does not exist). Throws ConflictError listing every conflicting object.
+ */
+export function checkConflicts(
+  stores: readonly StoreRequest[],
+  readCurrent: readonly ReadCurrentRequest[],
+  currentTid: (oid: Oid) => Tid | undefined,
+): void {
+  const conflicts: ConflictDetail[] = [];
+  for (const s of stores) {
+    const current = currentTid(s.oid) ?? 0n;
+    if (current !== s.baseTid) {
+      conflicts.push({ oid: s.oid, baseTid: s.baseTid, currentTid: current, isReadConflict: false });
+    }
+  }
+  for (const r of readCurrent) {
+    const current = currentTid(r.oid) ?? 0n;
+    if (current !== r.tid) {
+      conflicts.push({ oid: r.oid, baseTid: r.tid, currentTid: current, isReadConflict: true });
+    }
+  }
+  if (conflicts.length > 0) throw new ConflictError(conflicts);
+}
+
+/** Validates the shape of a store; a wrong argument is a typed error, never a corrupt record. */
+export function checkStore(oid: Oid, baseTid: Tid, data: Uint8Array, refs: readonly Oid[]): void {
+  checkU64(oid, 'oid');
+  checkU64(baseTid, 'baseTid');
+  if (!(data instanceof Uint8Array)) {
+    throw new InvalidArgumentError('data', `expected a Uint8Array for object ${oid}`);
+  }
+  if (!Array.isArray(refs)) throw new InvalidArgumentError('refs', 'expected an array of OIDs');
+  for (const ref of refs) checkU64(ref, 'refs[]');
+}
+
+/** Checks a one-call commit request and rejects the same OID stored twice. */
+export function checkCommitRequest(request: CommitRequest): void {
+  if (!request || !Array.isArray(request.stores)) {
+    throw new InvalidArgumentError('commit request', 'expected { stores: [...] }');
+  }
+  const seen = new Set<Oid>();
+  for (const s of request.stores) {
+    checkStore(s.oid, s.baseTid, s.data, s.refs);
+    if (seen.has(s.oid)) {
+      throw new InvalidArgumentError('stores', `object ${s.oid} is stored twice in one transaction`);
+    }
+    seen.add(s.oid);
+  }
+  for (const r of request.readCurrent ?? []) {
+    checkU64(r.oid, 'readCurrent.oid');
+    checkU64(r.tid, 'readCurrent.tid');
+  }
+}
+
+/** The listeners of one storage; a throwing listener is reported, never breaks a commit. */
+export class InvalidationListeners {
+  private readonly listeners = new Set<InvalidationListener>();
+
+  add(listener: InvalidationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(invalidation: Invalidation): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(invalidation);
+      } catch (error) {
+        process.emitWarning(`invalidation listener failed: ${String(error)}`);
+      }
+    }
+  }
+}

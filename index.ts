@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './storage/contract.js';
 export { nextTid, tidToDate, tidFromDate, toHex, fromHex } from './storage/tid.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory-storage.js';
+export { InvalidationQueue, type InvalidationQueueOptions } from './storage/invalidation-queue.js';

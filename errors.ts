@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'ZEO_TIMEOUT'
   | 'ZEO_NOT_LOADED'
   | 'ZEO_MISSING_CLASS'
-  | 'ZEO_CONFIG_INVALID';
+  | 'ZEO_CONFIG_INVALID'
+  | 'ZEO_BACKEND_FAILED';
 
 export class ZeoError extends Error {
   readonly code: ErrorCode;
@@ -190,5 +191,20 @@ export class ConfigError extends ZeoError {
     super('ZEO_CONFIG_INVALID', `config ${key}: ${shown} is not allowed; expected ${allowed}`);
     this.key = key;
     this.value = value;
+  }
+}
+
+/**
+ * The router could not get an answer from one app server (worker thread or remote): it exited,
+ * hung, refused the connection. `mayHaveRun` is false only when the request provably never
+ * reached it, so even a non-idempotent request may then be sent elsewhere.
+ */
+export class BackendFailedError extends ZeoError {
+  readonly backend: string;
+  readonly mayHaveRun: boolean;
+  constructor(backend: string, reason: string, mayHaveRun: boolean, options?: { cause?: unknown }) {
+    super('ZEO_BACKEND_FAILED', `app server ${backend} failed: ${reason}`, options);
+    this.backend = backend;
+    this.mayHaveRun = mayHaveRun;
   }
 }

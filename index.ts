@@ -5,3 +5,10 @@ export * from './storage/contract.js';
 export { nextTid, tidToDate, tidFromDate, toHex, fromHex } from './storage/tid.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory-storage.js';
 export { InvalidationQueue, type InvalidationQueueOptions } from './storage/invalidation-queue.js';
+export {
+  ClientCache,
+  ENTRY_OVERHEAD_BYTES,
+  type ClientCacheOptions,
+  type RevisionCache,
+  type RevisionCacheStats,
+} from './storage/client-cache.js';

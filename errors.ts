@@ -194,6 +194,15 @@ export class ConfigError extends ZeoError {
   }
 }
 
+/** The config file cannot be read or is not a JSON object; same code as ConfigError. */
+export class ConfigFileError extends ZeoError {
+  readonly file: string;
+  constructor(file: string, reason: string) {
+    super('ZEO_CONFIG_INVALID', `config file ${file}: ${reason}`);
+    this.file = file;
+  }
+}
+
 /**
  * The router could not get an answer from one app server (worker thread or remote): it exited,
  * hung, refused the connection. `mayHaveRun` is false only when the request provably never

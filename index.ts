@@ -12,3 +12,11 @@ export {
   type RevisionCache,
   type RevisionCacheStats,
 } from './storage/client-cache.js';
+export { DEFAULTS, type ZeoConfig, type ListenAddress } from './config/schema.js';
+export {
+  loadConfig,
+  loadConfigWithSource,
+  resolveWorkerCount,
+  type LoadConfigOptions,
+  type ZeoConfigInput,
+} from './config/load.js';

@@ -42,12 +42,14 @@ export interface LoadedConfig {
   file: string | null;
 }
 
-export function loadConfig(options: LoadConfigOptions = {}): ZeoConfig {
+/** A bare string is the config file; a bare null means no file (defaults and environment). */
+export function loadConfig(options: LoadConfigOptions | string | null = {}): ZeoConfig {
   return loadConfigWithSource(options).config;
 }
 
 /** loadConfig that also says which file it read (for logs: "config from …"). */
-export function loadConfigWithSource(options: LoadConfigOptions = {}): LoadedConfig {
+export function loadConfigWithSource(fileOrOptions: LoadConfigOptions | string | null = {}): LoadedConfig {
+  const options = typeof fileOrOptions === 'string' || fileOrOptions === null ? { file: fileOrOptions } : fileOrOptions;
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = chooseFile(options.file, env, cwd);

@@ -58,6 +58,14 @@ t.test('defaults < file < environment < overrides', async (t) => {
   t.equal(config.redis.url, 'redis://127.0.0.1:6379', 'REDIS_URL sets redis.url');
 });
 
+t.test('a bare string is the file and a bare null means no file', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'site.json');
+  writeFileSync(file, JSON.stringify({ workers: { count: 5 } }));
+  t.equal(loadConfig(file).workers.count, 5);
+  t.equal(loadConfigWithSource(null).file, null);
+});
+
 t.test('$ZEO_CONFIG names the file when no file is passed', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'other.json'), JSON.stringify({ storage: { kind: 'memory' } }));

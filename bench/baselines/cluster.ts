@@ -5,15 +5,7 @@
 
 import { APP_SPEC_ENV, type AppSpec, CLUSTER_ENV, withPort } from './app-spec.js';
 import { freePort, spawnEntry, waitForHttp } from '../launch/processes.js';
-
-export interface RunningTarget {
-  url: string;
-  /** Status/metrics endpoint (the zeo router's admin), when the target has one. */
-  adminUrl: string | null;
-  /** Worker exits seen while running (the cluster refork count). */
-  workerExits(): number;
-  close(): Promise<void>;
-}
+import type { RunningTarget } from '../targets.js';
 
 export async function startClusterTarget(app: AppSpec, workers: number,
   options: { isVerbose?: boolean; startTimeoutMs?: number } = {}): Promise<RunningTarget> {

@@ -3,7 +3,7 @@
 // to the bench over IPC ({type: 'ready', ...}), and is stopped by pid with SIGTERM, then SIGKILL.
 // A child also exits by itself when its IPC channel closes, so a killed bench leaves nothing behind.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -125,6 +125,12 @@ export function spawnEntry(name: string, entry: URL, options: SpawnOptions = {})
     execArgv: options.execArgv ?? [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  return new ChildHandle(name, child, options.isVerbose ?? false);
+}
+
+/** Spawns a non-Node program (nginx) the same way: stderr kept, stopped by pid. */
+export function spawnProgram(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildHandle {
+  const child = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new ChildHandle(name, child, options.isVerbose ?? false);
 }
 

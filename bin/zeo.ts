@@ -1,47 +1,171 @@
 #!/usr/bin/env node
-// The `zeo` command: one entry point for every part of a site.
-//   zeo start            the whole site on this machine (storage server, app-server pool, router)
-//   zeo storage-server   the storage server alone
-//   zeo appserver        one app server alone (HTTP), for app servers on other machines
-//   zeo proxy            the router alone
-//   zeo bench [what]     load tests and benchmarks
-// Each subcommand lives with its layer; this file only dispatches.
+// The `zeo` command: one entry point for every part of a site. This file only parses the command
+// line, loads the config once (config/load.ts) and dispatches; each subcommand lives with its
+// layer and is imported lazily, so a part that is missing or broken fails its own command with
+// one sentence and leaves the others working.
+//
+// Exit codes: 0 done (or shut down cleanly on SIGTERM/SIGINT); 1 a runtime failure (a site not
+// reachable, a part failing to start); 2 bad usage or config (one line naming the option or key).
 
-const [command = 'help', ...args] = process.argv.slice(2);
+import { ZeoError } from '../errors.js';
+import type { ZeoConfig } from '../config/schema.js';
+import { parseCliArgs, type CliArgs } from './cli-args.js';
 
-const usage = `usage: zeo <command> [options]
+const USAGE = `usage: zeo <command> [options]
 
 commands:
-  start            launch the whole site (storage server, app-server workers, router)
-  storage-server   run the storage server alone
-  appserver        run one app server alone (HTTP)
-  proxy            run the router alone
-  scale N          change the number of workers of a running site
-  reload           replace every worker of a running site, one by one
-  bench [what]     load tests: site (default), storage, objects, invalidation
-  help             this text
+  start              launch the whole site: storage server (child process), workers, router
+  storage-server     run the storage server alone
+  appserver          run one app server alone (HTTP), for app servers on other machines
+  proxy              run the router alone (and its local workers)
+  scale N            change the number of workers of a running site
+  reload             replace every worker of a running site, one by one
+  status             show a running site's workers and their health (--json for JSON)
+  bench [what] ...   load tests: site (default), storage, objects, invalidation
+  config [print|schema|env]
+                     print the effective config, its JSON Schema, or the ZEO_* variables
+  help               this text
+
+options:
+  -c, --config FILE  config file (default: $ZEO_CONFIG, else ./zeo.config.json if present)
+  -w, --workers N    number of app-server workers (N or "auto")
+  -p, --port N       port of the command's listener (router, storage server, app server)
+      --json         machine-readable output (status, config)
+
+Environment: ZEO_<SECTION>_<KEY> overrides any config key (ZEO_WORKERS_COUNT=4,
+ZEO_ROUTER_LISTEN_PORT=9000); REDIS_URL sets redis.url. \`zeo config env\` lists them all.
 `;
 
-async function main(): Promise<number> {
-  switch (command) {
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(usage);
-      return 0;
-    default:
-      process.stderr.write(`zeo: unknown command ${JSON.stringify(command)} (not built yet?)\n\n${usage}`);
-      void args;
-      return 2;
-  }
+type Runner = (args: CliArgs) => Promise<number>;
+
+const COMMANDS: Record<string, Runner> = {
+  async start(args) {
+    const { config, file } = await loadFor(args);
+    const { runStartMain } = await importPart('../proxy/launch.js', 'runStartMain', 'the site launcher');
+    return (await runStartMain(config, { configFile: file })) ?? 0;
+  },
+  async 'storage-server'(args) {
+    const { config } = await loadFor(args);
+    const { runStorageServerMain } = await importPart('../storage/server/main.js', 'runStorageServerMain', 'the storage server');
+    return (await runStorageServerMain(config)) ?? 0;
+  },
+  async appserver(args) {
+    const { config } = await loadFor(args);
+    const { runAppServerMain } = await importPart('../appserver/main.js', 'runAppServerMain', 'the stand-alone app server');
+    return (await runAppServerMain(config)) ?? 0;
+  },
+  async proxy(args) {
+    const { config } = await loadFor(args);
+    const { runProxyMain } = await importPart('../proxy/main.js', 'runProxyMain', 'the router');
+    return (await runProxyMain(config)) ?? 0;
+  },
+  async scale(args) {
+    const { scaleSite, formatStatus } = await import('./admin-client.js');
+    const { config } = await loadFor(args);
+    const answer = await scaleSite(config, args.positionals[0]);
+    process.stdout.write(args.isJson ? JSON.stringify(answer) + '\n' : formatStatus(answer));
+    return 0;
+  },
+  async reload(args) {
+    const { reloadSite, formatStatus } = await import('./admin-client.js');
+    const answer = await reloadSite((await loadFor(args)).config);
+    process.stdout.write(args.isJson ? JSON.stringify(answer) + '\n' : formatStatus(answer));
+    return 0;
+  },
+  async status(args) {
+    const { siteStatus, formatStatus } = await import('./admin-client.js');
+    const answer = await siteStatus((await loadFor(args)).config);
+    process.stdout.write(args.isJson ? JSON.stringify(answer, null, 2) + '\n' : formatStatus(answer));
+    return 0;
+  },
+  async bench(args) {
+    const { runBenchCli } = await importPart('../bench/cli.js', 'runBenchCli', 'the benchmarks');
+    return (await runBenchCli(args.rest)) ?? 0;
+  },
+  async config(args) {
+    const what = args.positionals[0] ?? 'print';
+    if (what === 'schema') {
+      const { configJsonSchema } = await import('../config/json-schema.js');
+      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+    } else if (what === 'env') {
+      const { envVariables } = await import('../config/env.js');
+      for (const { name, path } of envVariables()) process.stdout.write(`${name.padEnd(44)} ${path}\n`);
+    } else if (what === 'print') {
+      const { config, file } = await loadFor(args);
+      if (!args.isJson) process.stderr.write(`# config from ${file ?? 'defaults (no config file)'} and the environment\n`);
+      process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+    } else {
+      return usageError(`zeo config: unknown ${JSON.stringify(what)}; use print, schema or env`);
+    }
+    return 0;
+  },
+  async help() {
+    process.stdout.write(USAGE);
+    return 0;
+  },
+};
+
+async function loadFor(args: CliArgs): Promise<{ config: ZeoConfig; file: string | null }> {
+  const { loadConfigWithSource } = await import('../config/load.js');
+  return loadConfigWithSource({ file: args.configFile, overrides: args.overrides });
 }
 
-main().then(
+/** A subsystem's entry point, or a clear "not available" error naming the part. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function importPart(specifier: string, exportName: string, what: string): Promise<Record<string, any>> {
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = (await import(specifier)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(specifier.slice(3))) {
+      throw new PartMissing(`${what} is not available in this build (${specifier.slice(3)} is missing)`);
+    }
+    throw error;
+  }
+  if (typeof loaded[exportName] !== 'function') {
+    throw new PartMissing(`${what} (${specifier.slice(3)}) has no ${exportName}() to run`);
+  }
+  return loaded;
+}
+
+class PartMissing extends Error {}
+
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n`);
+  return 2;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseCliArgs(argv);
+  if (args.isHelp && args.command !== 'bench') return COMMANDS.help!(args);
+  const run = Object.hasOwn(COMMANDS, args.command) ? COMMANDS[args.command] : undefined;
+  if (!run) {
+    const aliases: Record<string, string> = { '--help': 'help', '-h': 'help' };
+    if (aliases[args.command]) return COMMANDS.help!(args);
+    return usageError(`zeo: unknown command ${JSON.stringify(args.command)}; \`zeo help\` lists the commands`);
+  }
+  return run(args);
+}
+
+// `zeo config env | head` closes our stdout early; that is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const command = process.argv[2] ?? 'help';
+main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`zeo ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`zeo ${command}: ${message}\n`);
+    const isUsage = error instanceof ZeoError && (error.code === 'ZEO_CONFIG_INVALID' || error.code === 'ZEO_INVALID_ARGUMENT');
+    if (!isUsage && !(error instanceof ZeoError) && !(error instanceof PartMissing) && process.env.ZEO_DEBUG) {
+      process.stderr.write(String((error as Error).stack) + '\n');
+    }
+    process.exitCode = isUsage ? 2 : 1;
   },
 );

@@ -10,7 +10,7 @@ import { DEFAULTS } from './schema.js';
 type JsonSchema = Record<string, unknown>;
 
 const ITEM_SCHEMAS: Record<string, JsonSchema> = {
-  cidr: { type: 'string', pattern: '^[0-9A-Fa-f:.]+/[0-9]{1,3}$', examples: ['127.0.0.1/32', '10.0.0.0/8', '::1/128'] },
+  cidr: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', examples: ['10.0.0.0/8', '::1/128', '127.0.0.1'] },
   hostPort: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]+):[0-9]{1,5}$', examples: ['127.0.0.1:8100'] },
   httpUrl: { type: 'string', pattern: '^https?://', examples: ['http://10.0.0.5:8081'] },
   string: { type: 'string', minLength: 1 },

@@ -125,7 +125,7 @@ export function describe(field: Field): string {
 }
 
 const ITEM_NAMES = {
-  cidr: 'CIDR ranges such as "127.0.0.1/32", "10.0.0.0/8" or "::1/128"',
+  cidr: 'CIDR ranges such as "10.0.0.0/8", "::1/128" or a single address "127.0.0.1"',
   hostPort: '"host:port" addresses such as "127.0.0.1:8100"',
   httpUrl: 'http(s) URLs such as "http://10.0.0.5:8081"',
   string: 'strings',
@@ -139,9 +139,10 @@ const ITEM_CHECKS: Record<keyof typeof ITEM_NAMES, (item: unknown) => boolean> =
 };
 
 export function isCidr(text: string): boolean {
+  // A bare address is a single host (/32 or /128), as the storage server's gate reads it.
   const [address = '', prefix, ...rest] = text.split('/');
-  if (rest.length > 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
-  const bits = Number(prefix);
+  if (rest.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+  const bits = prefix === undefined ? 0 : Number(prefix);
   if (isIPv4(address)) return bits <= 32;
   if (isIPv6(address)) return bits <= 128;
   return false;

@@ -57,7 +57,7 @@ t.test('impossible values are refused', async (t) => {
     [{ workers: { count: 1.5 } }, 'workers.count', /a positive integer or "auto"/],
     [{ workers: { count: 'many' } }, 'workers.count', /a positive integer or "auto"/],
     [{ storageServer: { allow: ['127.0.0.1/33'] } }, 'storageServer.allow[0]', /CIDR/],
-    [{ storageServer: { readOnlyAllow: ['::1/128', '10.0.0.0'] } }, 'storageServer.readOnlyAllow[1]', /CIDR/],
+    [{ storageServer: { readOnlyAllow: ['::1/128', 'localhost'] } }, 'storageServer.readOnlyAllow[1]', /CIDR/],
     [{ storageServer: { allow: ['300.1.1.1/8'] } }, 'storageServer.allow[0]', /CIDR/],
     [{ client: { servers: ['localhost'] } }, 'client.servers[0]', /host:port/],
     [{ router: { remotes: ['ftp://x'] } }, 'router.remotes[0]', /http\(s\) URLs/],
@@ -77,7 +77,7 @@ t.test('valid unusual values pass', async (t) => {
     file: null,
     env: {},
     overrides: {
-      storageServer: { allow: ['::1/128', '0.0.0.0/0'], tls: { cert: 'c.pem', key: 'k.pem' } },
+      storageServer: { allow: ['::1/128', '0.0.0.0/0', '192.168.1.7'], tls: { cert: 'c.pem', key: 'k.pem' } },
       client: { servers: ['[::1]:8100', 'db1:8100'], diskCacheDir: null, tls: { ca: null } },
       router: { listen: { port: 0 }, remotes: ['https://app2:8081'] },
       admin: { port: 0 },

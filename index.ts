@@ -4,6 +4,12 @@ export * from './errors.js';
 export * from './storage/contract.js';
 export { nextTid, tidToDate, tidFromDate, toHex, fromHex } from './storage/tid.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory-storage.js';
+export {
+  FileStorage,
+  type FileStorageOptions,
+  type FileStorageStats,
+  type FileOpenInfo,
+} from './storage/file-storage.js';
 export { InvalidationQueue, type InvalidationQueueOptions } from './storage/invalidation-queue.js';
 export {
   ClientCache,
@@ -20,3 +26,11 @@ export {
   type LoadConfigOptions,
   type ZeoConfigInput,
 } from './config/load.js';
+export { DB, type DBOptions, type DBStats, type TransactionOptions } from './storage/objects/db.js';
+export { Transaction, type TransactionStatus } from './storage/objects/transaction.js';
+export { Persistent, type PersistentClass } from './storage/objects/persistent.js';
+export { PersistentMap } from './storage/objects/persistent-map.js';
+export { PersistentList } from './storage/objects/persistent-list.js';
+export { BTree, type BTreeOptions, type BTreeRange } from './storage/objects/btree.js';
+export { Counter } from './storage/objects/counter.js';
+export { Placeholder } from './storage/objects/placeholder.js';

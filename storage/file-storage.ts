@@ -1,0 +1,286 @@
+// FileStorage: the embedded default storage. One append-only file of checksummed transactions
+// (format: file-format.ts), an in-memory index saved beside it (file-index.ts), a lock file
+// against a second writer (file-lock.ts), group commit and two-phase commit (file-commit.ts),
+// and pack while reads and commits go on (file-pack.ts). It honours the Storage contract
+// exactly as MemoryStorage (the reference) does.
+//
+//   const storage = await FileStorage.open('var/Data.fs');
+//   const reader = await FileStorage.open('var/Data.fs', { isReadOnly: true }); // another process
+
+import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError } from '../errors.js';
+import type {
+  CommitRequest,
+  CommitResult,
+  HistoryEntry,
+  InvalidationListener,
+  LoadBeforeResult,
+  LoadResult,
+  Oid,
+  PackResult,
+  Storage,
+  StorageTransaction,
+  Tid,
+  TransactionMeta,
+  TransactionRecord,
+} from './contract.js';
+import { FileCommitter, FileTransaction, type FileStorageStats } from './file-commit.js';
+import { FILE_HEADER_SIZE } from './file-format.js';
+import { saveIndex } from './file-index.js';
+import { FileLock } from './file-lock.js';
+import { openStorageFile } from './file-open.js';
+import { packFile } from './file-pack.js';
+import type { FileGeneration } from './file-read.js';
+import { checkCommitRequest, InvalidationListeners } from './local-support.js';
+import { checkU64 } from './tid.js';
+
+export type { FileStorageStats } from './file-commit.js';
+
+export interface FileStorageOptions {
+  /** Open without the writer's lock; sees what was committed when it opened. */
+  isReadOnly?: boolean;
+  /** Name for logs and errors; defaults to the path. */
+  name?: string;
+  /** Save the index beside the file after this many bytes were appended (and on close). */
+  indexSaveBytes?: number;
+  /** Show index-rebuild progress on stderr; defaults to whether stderr is a TTY. */
+  showProgress?: boolean;
+}
+
+/** How the last open found the file, for tests and logs. */
+export interface FileOpenInfo {
+  usedSavedIndex: boolean;
+  savedIndexEnd: number | null;
+  scannedBytes: number;
+  tornBytes: number;
+}
+
+const DEFAULT_INDEX_SAVE_BYTES = 256 * 1024 * 1024;
+
+export class FileStorage implements Storage {
+  readonly name: string;
+  readonly isReadOnly: boolean;
+  readonly listeners = new InvalidationListeners();
+  /** @internal For the committer and pack. */
+  generation: FileGeneration;
+  private readonly committer: FileCommitter;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private closing: Promise<void> | null = null;
+  private indexSavedAtEnd: number;
+  private indexSaving: Promise<void> = Promise.resolve();
+  private packing: Promise<PackResult> | null = null;
+  private readonly packAbort = new AbortController();
+
+  private constructor(
+    readonly path: string,
+    generation: FileGeneration,
+    private readonly lock: FileLock | null,
+    private readonly options: Required<Omit<FileStorageOptions, 'name'>>,
+    readonly openInfo: FileOpenInfo,
+    name: string,
+  ) {
+    this.name = name;
+    this.isReadOnly = options.isReadOnly;
+    this.generation = generation;
+    this.committer = new FileCommitter(this);
+    // Where the saved index on disk stops (nothing saved counts as the start of the file).
+    this.indexSavedAtEnd = openInfo.savedIndexEnd ?? FILE_HEADER_SIZE;
+  }
+
+  static async open(path: string, options: FileStorageOptions = {}): Promise<FileStorage> {
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new InvalidArgumentError('path', 'expected the path of a FileStorage file');
+    }
+    const checked = {
+      isReadOnly: options.isReadOnly ?? false,
+      indexSaveBytes: options.indexSaveBytes ?? DEFAULT_INDEX_SAVE_BYTES,
+      showProgress: options.showProgress ?? Boolean(process.stderr.isTTY),
+    };
+    if (!Number.isFinite(checked.indexSaveBytes) || checked.indexSaveBytes <= 0) {
+      throw new InvalidArgumentError('indexSaveBytes', 'expected a positive number of bytes');
+    }
+    const lock = checked.isReadOnly ? null : await FileLock.acquire(path);
+    try {
+      const opened = await openStorageFile(path, checked);
+      const { generation, ...info } = opened;
+      return new FileStorage(path, generation, lock, checked, info, options.name ?? path);
+    } catch (error) {
+      await lock?.release();
+      throw error;
+    }
+  }
+
+  /** Commits, fsyncs and batches so far (group commit shows as fsyncs < commits). */
+  get stats(): FileStorageStats {
+    return { ...this.committer.stats };
+  }
+
+  get isClosing(): boolean {
+    return this.state !== 'open';
+  }
+
+  private assertOpen(): void {
+    if (this.state === 'closed') throw new StorageClosedError(this.name);
+  }
+
+  private assertWritable(): void {
+    if (this.state !== 'open') throw new StorageClosedError(this.name);
+    if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
+  }
+
+  async load(oid: Oid): Promise<LoadResult> {
+    this.assertOpen();
+    checkU64(oid, 'oid');
+    return this.generation.use((g) => g.load(oid));
+  }
+
+  async loadBefore(oid: Oid, beforeTid: Tid): Promise<LoadBeforeResult | null> {
+    this.assertOpen();
+    checkU64(oid, 'oid');
+    checkU64(beforeTid, 'beforeTid');
+    return this.generation.use((g) => g.loadBefore(oid, beforeTid));
+  }
+
+  async lastTransaction(): Promise<Tid> {
+    this.assertOpen();
+    return this.generation.index.lastTid;
+  }
+
+  async history(oid: Oid, limit = Infinity): Promise<HistoryEntry[]> {
+    this.assertOpen();
+    checkU64(oid, 'oid');
+    if (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0) {
+      throw new InvalidArgumentError('limit', 'expected a non-negative number');
+    }
+    const entries = await this.generation.use((g) => g.history(oid, limit));
+    if (entries.length === 0 && limit > 0) throw new NotFoundError(oid);
+    return entries;
+  }
+
+  async *iterator(fromTid: Tid = 0n, toTid?: Tid): AsyncIterableIterator<TransactionRecord> {
+    this.assertOpen();
+    checkU64(fromTid, 'fromTid');
+    if (toTid !== undefined) checkU64(toTid, 'toTid');
+    // A snapshot of the transactions committed now, read from the file they are in, which
+    // stays open (even across a pack) until the iteration ends.
+    const generation = this.generation;
+    const end = generation.index.end;
+    const queue: TransactionRecord[] = [];
+    let offset = -1;
+    let isDone = false;
+    while (!isDone) {
+      await generation.use(async (g) => {
+        if (offset < 0) offset = await g.findTransactionFrom(fromTid, FILE_HEADER_SIZE, end);
+        // Read ahead a few transactions per use, then yield outside it.
+        while (offset < end && queue.length < 16) {
+          const { record, length } = await g.readTransaction(offset);
+          offset += length;
+          if (toTid !== undefined && record.tid > toTid) {
+            offset = end;
+            break;
+          }
+          if (record.tid >= fromTid) queue.push(record);
+        }
+        if (offset >= end) isDone = true;
+      });
+      while (queue.length > 0) yield queue.shift()!;
+    }
+  }
+
+  async newOids(count = 1): Promise<Oid[]> {
+    this.assertOpen();
+    if (!Number.isInteger(count) || count < 0) {
+      throw new InvalidArgumentError('count', 'expected a non-negative integer');
+    }
+    const index = this.generation.index;
+    const oids: Oid[] = [];
+    for (let i = 0; i < count; i++) oids.push(index.nextOid++);
+    return oids;
+  }
+
+  async tpcBegin(meta: TransactionMeta = {}): Promise<StorageTransaction> {
+    this.assertWritable();
+    return new FileTransaction(this.committer, meta);
+  }
+
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    checkCommitRequest(request);
+    this.assertWritable();
+    return this.committer.commit([...request.stores], [...(request.readCurrent ?? [])], request.meta ?? {});
+  }
+
+  async pack(beforeTid: Tid): Promise<PackResult> {
+    this.assertWritable();
+    checkU64(beforeTid, 'beforeTid');
+    // One pack at a time: a second call waits for the running one, then packs again.
+    while (this.packing) await this.packing.catch(() => {});
+    this.assertWritable();
+    this.packing = packFile(this, beforeTid, this.packAbort.signal).finally(() => (this.packing = null));
+    return this.packing;
+  }
+
+  /** @internal Pack, under the commit lock: the packed file replaces the current one. */
+  swapGeneration(next: FileGeneration): void {
+    const previous = this.generation;
+    this.generation = next;
+    this.indexSavedAtEnd = -Infinity;
+    previous.retire();
+  }
+
+  /** @internal The commit lock, for pack. */
+  get commitLock() {
+    return this.committer.lock;
+  }
+
+  /** @internal Called by the committer after each durable batch. */
+  afterWrite(): void {
+    if (this.generation.index.end - this.indexSavedAtEnd >= this.options.indexSaveBytes) {
+      void this.saveIndexNow().catch(() => {});
+    }
+  }
+
+  /**
+   * Saves the index beside the file. Saves run one after another, each serializing the index
+   * synchronously, so each is a consistent snapshot and a newer one is never overwritten by
+   * an older one.
+   */
+  saveIndexNow(): Promise<void> {
+    if (this.isReadOnly) return Promise.resolve();
+    const run = this.indexSaving.then(async () => {
+      const index = this.generation.index;
+      if (index.end === this.indexSavedAtEnd) return;
+      const end = index.end;
+      await saveIndex(this.path, index.serialize());
+      this.indexSavedAtEnd = end;
+    });
+    this.indexSaving = run.catch((error) => {
+      process.emitWarning(`${this.path}: could not save the index: ${String(error)}`);
+    });
+    return run;
+  }
+
+  onInvalidation(listener: InvalidationListener): () => void {
+    return this.listeners.add(listener);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    this.state = 'closing';
+    this.packAbort.abort();
+    await this.packing?.catch(() => {});
+    await this.committer.drain();
+    // Let a two-phase commit that already voted finish.
+    const release = await this.committer.lock.acquire();
+    try {
+      if (!this.isReadOnly) await this.saveIndexNow().catch(() => {});
+      this.state = 'closed';
+      await this.generation.close();
+    } finally {
+      release();
+      await this.lock?.release();
+    }
+  }
+}

@@ -1,0 +1,130 @@
+// A site's front half in one call: the worker pool, the router and the admin server.
+// `startSite` is what `zeo start` (proxy/launch.ts) calls once the storage server runs;
+// `runProxyMain` is `zeo proxy`: startSite plus signal handling — SIGHUP re-reads the config and
+// scales, SIGTERM/SIGINT stop accepting, finish what is in flight (bounded), stop the workers and
+// resolve with exit code 0.
+
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ZeoConfig } from '../config/schema.js';
+import { AdminServer } from './admin.js';
+import { jsonLineLogger, type SiteLogger } from './logger.js';
+import { RouterMetrics } from './metrics.js';
+import { Pool } from './pool.js';
+import { Router } from './router.js';
+
+/** The bundled demo site (appserver/demo), served when config.app.module is null. */
+const DEMO_APP = fileURLToPath(new URL('../appserver/demo/app.js', import.meta.url));
+
+export interface StartSiteOptions {
+  log?: SiteLogger;
+  /**
+   * Path or URL of a storage-factory module (see appserver/site-runtime.ts StorageFactory) used
+   * by every worker instead of a ClientStorage: tests, embedded sites, sites without a database.
+   */
+  storageFactory?: string | null;
+  /** How long a new worker may take to start (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+export interface Site {
+  /** The router's URL (http://host:port). */
+  url: string;
+  adminUrl: string;
+  pool: Pool;
+  /** Stops accepting, finishes in-flight requests (bounded by timeoutMs), stops the workers. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export function workerCount(config: ZeoConfig): number {
+  return config.workers.count === 'auto' ? availableParallelism() : config.workers.count;
+}
+
+export function appModulePath(config: ZeoConfig): string {
+  const module = config.app.module;
+  if (module === null) return DEMO_APP;
+  return /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : resolvePath(module);
+}
+
+export async function startSite(config: ZeoConfig, options: StartSiteOptions = {}): Promise<Site> {
+  const log = options.log ?? jsonLineLogger;
+  const pool = new Pool({
+    config,
+    appModule: appModulePath(config),
+    storageFactory: options.storageFactory ?? null,
+    log,
+    startTimeoutMs: options.startTimeoutMs,
+  });
+  await pool.start(workerCount(config));
+  const metrics = new RouterMetrics(pool);
+  const router = new Router({ config, pool, log, metrics });
+  const admin = new AdminServer(pool, metrics, log);
+  let url: string;
+  let adminUrl: string;
+  try {
+    url = await router.listen();
+    adminUrl = await admin.listen(config.admin);
+  } catch (error) {
+    await Promise.allSettled([router.close(0), admin.close(), pool.close()]);
+    throw error;
+  }
+  log.info('site started', { url, adminUrl, workers: pool.workers.length, remotes: pool.remotes.length });
+  let closing: Promise<void> | null = null;
+  const close = (timeoutMs = config.router.requestTimeoutMs): Promise<void> => {
+    closing ??= (async () => {
+      await router.close(timeoutMs);
+      await admin.close();
+      await pool.close();
+      log.info('site stopped', { url });
+    })();
+    return closing;
+  };
+  return { url, adminUrl, pool, close };
+}
+
+export interface RunProxyOptions extends StartSiteOptions {
+  /** Re-reads the config file (SIGHUP); the new worker count is applied at once. */
+  reloadConfig?: () => ZeoConfig | Promise<ZeoConfig>;
+  /** Bound on finishing in-flight requests at shutdown (default: requestTimeoutMs, at most 30 s). */
+  shutdownTimeoutMs?: number;
+}
+
+/** `zeo proxy`: runs until SIGTERM/SIGINT, then resolves with the exit code (0 after a clean stop). */
+export async function runProxyMain(config: ZeoConfig, options: RunProxyOptions = {}): Promise<number> {
+  const log = options.log ?? jsonLineLogger;
+  const site = await startSite(config, { ...options, log });
+  process.stdout.write(`zeo: router on ${site.url}, admin on ${site.adminUrl}, ${site.pool.workers.length} workers\n`);
+  const onHangup = () => {
+    if (!options.reloadConfig) {
+      log.warn('SIGHUP ignored: no config file to re-read');
+      return;
+    }
+    Promise.resolve()
+      .then(() => options.reloadConfig!())
+      .then((fresh) => {
+        log.info('SIGHUP: config re-read', { workers: workerCount(fresh) });
+        return site.pool.applyConfig(fresh, workerCount(fresh));
+      })
+      .catch((error: unknown) => log.error('SIGHUP: config not applied', { error: error instanceof Error ? error.message : String(error) }));
+  };
+  process.on('SIGHUP', onHangup);
+  const signal = await waitForStopSignal();
+  process.off('SIGHUP', onHangup);
+  log.info('stopping', { signal });
+  await site.close(options.shutdownTimeoutMs ?? Math.min(config.router.requestTimeoutMs, 30_000));
+  return 0;
+}
+
+/** Resolves with the first SIGTERM or SIGINT; both handlers are removed again. */
+export function waitForStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

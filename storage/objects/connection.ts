@@ -1,0 +1,337 @@
+// Connection: one object cache and one transaction at a time (a DB keeps a pool of them).
+//
+// Identity: an OID is one JS object per connection. Every object the connection has handed out
+// is in `identity` (weakly held, so unused ghosts can be collected); loaded objects are also in
+// `loaded`, strongly held in least-recently-used order. At a transaction boundary the least
+// recently used loaded objects beyond `cacheSize` are turned back into ghosts.
+//
+// Snapshots: a transaction reads the revisions valid at its snapshotTid
+// (loadBefore(oid, snapshotTid + 1n)). Invalidations from the storage are queued per connection
+// with their TID and applied at the next begin, for the TIDs the new snapshot covers, so cached
+// state always matches the snapshot of the transaction using it. A commit of this connection
+// does not invalidate its own objects (their state is what was just stored).
+
+import { InvalidArgumentError, NotFoundError, ReadOnlyError, TransactionStateError } from '../../errors.js';
+import type { Invalidation, Oid, Storage, StoreRequest, Tid, TransactionMeta } from '../contract.js';
+import { commitResolvingConflicts } from './conflict-resolution.js';
+import { ghostify, makeGhost, META, Persistent, setLoadedState, type Jar, type PersistentClass } from './persistent.js';
+import { Placeholder, setPlaceholderData } from './placeholder.js';
+import { ClassRegistry, decodeRecord, encodeRecord, ObjectRef, stateOf, type DecodeContext } from './serializer.js';
+
+export interface ConnectionSettings {
+  storage: Storage;
+  registry: ClassRegistry;
+  /** Loaded objects kept between transactions. */
+  cacheSize: number;
+  /** Beyond this many queued invalidated OIDs, the whole cache is dropped at the next begin. */
+  maxQueuedInvalidations: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+}
+
+/** Serialization stops with this when the OID pool runs dry; the commit refills and retries. */
+const NEED_OIDS = Symbol('need more OIDs');
+
+export class Connection implements Jar {
+  private readonly identity = new Map<Oid, WeakRef<Persistent>>();
+  private readonly loaded = new Map<Oid, Persistent>();
+  private readonly changed: Persistent[] = [];
+  private readonly activations = new Map<Oid, Promise<void>>();
+  private readonly collected = new FinalizationRegistry<Oid>((oid) => {
+    if (this.identity.get(oid)?.deref() === undefined) this.identity.delete(oid);
+  });
+  private queued: Invalidation[] = [];
+  private queuedOidCount = 0;
+  private mustDropCache = false;
+  private readonly ownTids = new Set<Tid>();
+  private oidPool: Oid[] = [];
+  private oidBatch = 32;
+  readonly stats: CacheStats = { hits: 0, misses: 0 };
+  snapshotTid: Tid = 0n;
+  isInTransaction = false;
+  isReadOnly = false;
+
+  constructor(private readonly settings: ConnectionSettings) {}
+
+  get cachedObjectCount(): number {
+    return this.loaded.size;
+  }
+
+  /** Called by the DB for every committed transaction, in TID order. */
+  queueInvalidation(invalidation: Invalidation): void {
+    if (this.mustDropCache) return;
+    this.queued.push(invalidation);
+    this.queuedOidCount += invalidation.oids.length;
+    if (this.queuedOidCount > this.settings.maxQueuedInvalidations) {
+      this.mustDropCache = true;
+      this.queued = [];
+      this.queuedOidCount = 0;
+    }
+  }
+
+  /** Starts a transaction at `snapshotTid`: cached objects changed up to it become ghosts. */
+  begin(snapshotTid: Tid, isReadOnly: boolean): void {
+    if (this.isInTransaction) throw new TransactionStateError('connection already in a transaction');
+    if (this.mustDropCache) {
+      for (const object of this.loaded.values()) ghostify(object);
+      this.loaded.clear();
+      this.mustDropCache = false;
+    } else {
+      const later: Invalidation[] = [];
+      for (const invalidation of this.queued) {
+        if (invalidation.tid > snapshotTid) {
+          later.push(invalidation);
+        } else if (!this.ownTids.has(invalidation.tid)) {
+          for (const oid of invalidation.oids) this.invalidate(oid);
+        }
+      }
+      this.queued = later;
+      this.queuedOidCount = later.reduce((n, i) => n + i.oids.length, 0);
+    }
+    for (const tid of this.ownTids) if (tid <= snapshotTid) this.ownTids.delete(tid);
+    this.snapshotTid = snapshotTid;
+    this.isReadOnly = isReadOnly;
+    this.isInTransaction = true;
+  }
+
+  private invalidate(oid: Oid): void {
+    const object = this.loaded.get(oid);
+    if (object === undefined) return;
+    ghostify(object);
+    this.loaded.delete(oid);
+  }
+
+  /** The object for `oid` in this connection: the cached one, or a new ghost. */
+  objectFor(oid: Oid, className: string): Persistent {
+    const existing = this.identity.get(oid)?.deref();
+    if (existing !== undefined) return existing;
+    const cls = this.settings.registry.classFor(className);
+    const object = makeGhost(cls ?? (Placeholder as PersistentClass), oid, this);
+    if (cls === undefined) object[META].missingClass = className;
+    this.remember(oid, object);
+    return object;
+  }
+
+  private remember(oid: Oid, object: Persistent): void {
+    this.identity.set(oid, new WeakRef(object));
+    this.collected.register(object, oid);
+  }
+
+  /** The object for an OID whose class is not known yet (the root, tx.get): loads it. */
+  async get(oid: Oid): Promise<Persistent> {
+    const existing = this.identity.get(oid)?.deref();
+    if (existing !== undefined) {
+      await this.activate(existing);
+      return existing;
+    }
+    const data = await this.loadData(oid);
+    const className = decodeRecord(data.data, { resolve: () => null })[0];
+    const object = this.objectFor(oid, className);
+    if (object[META].isGhost) this.applyRecord(object, data.data, data.start, data.end);
+    return object;
+  }
+
+  private async loadData(oid: Oid): Promise<{ data: Uint8Array; start: Tid; end: Tid | null }> {
+    this.assertInTransaction('load an object');
+    this.stats.misses++;
+    const result = await this.settings.storage.loadBefore(oid, this.snapshotTid + 1n);
+    if (result === null) {
+      throw new NotFoundError(oid, `it does not exist in the snapshot at TID ${this.snapshotTid}`);
+    }
+    return result;
+  }
+
+  activate(object: Persistent): Promise<void> {
+    const meta = object[META];
+    if (meta.jar !== this) {
+      return Promise.reject(new InvalidArgumentError('object', 'it belongs to another connection (another transaction)'));
+    }
+    if (!meta.isGhost) {
+      if (meta.oid !== undefined && this.loaded.has(meta.oid)) {
+        this.stats.hits++;
+        this.loaded.delete(meta.oid);
+        this.loaded.set(meta.oid, object);
+      }
+      return Promise.resolve();
+    }
+    const oid = meta.oid!;
+    let activation = this.activations.get(oid);
+    if (activation === undefined) {
+      activation = this.loadData(oid)
+        .then((result) => {
+          if (meta.isGhost) this.applyRecord(object, result.data, result.start, result.end);
+        })
+        .finally(() => this.activations.delete(oid));
+      this.activations.set(oid, activation);
+    }
+    return activation;
+  }
+
+  private applyRecord(object: Persistent, data: Uint8Array, start: Tid, end: Tid | null): void {
+    const meta = object[META];
+    const oid = meta.oid!;
+    if (meta.missingClass !== undefined) {
+      setPlaceholderData(object as Placeholder, data);
+      meta.serial = start;
+      meta.isGhost = false;
+    } else {
+      const context: DecodeContext = { resolve: (refOid, className) => this.objectFor(refOid, className) };
+      const [, state] = decodeRecord(data, context);
+      setLoadedState(object, state, start);
+    }
+    this.loaded.set(oid, object);
+    // A newer revision exists: this state must not outlive the snapshot it was loaded for.
+    if (end !== null) this.queueInvalidation({ tid: end, prevTid: start, oids: [oid] });
+  }
+
+  registerChanged(object: Persistent): void {
+    if (!this.isInTransaction) {
+      throw new TransactionStateError(
+        'a persistent object was changed outside a transaction; change objects inside db.transaction()',
+      );
+    }
+    if (this.isReadOnly) throw new ReadOnlyError('this read-only transaction (db.read); use db.transaction to write');
+    this.changed.push(object);
+  }
+
+  get hasChanges(): boolean {
+    return this.changed.length > 0;
+  }
+
+  /** Saves every changed object and the new objects reachable from them; null if none. */
+  async commit(meta: TransactionMeta): Promise<Tid | null> {
+    this.assertInTransaction('commit');
+    if (this.changed.length === 0) return null;
+    const queue = [...this.changed];
+    const newObjects: Persistent[] = [];
+    const stores: StoreRequest[] = [];
+    const byOid = new Map<Oid, Persistent>();
+    try {
+      for (let i = 0; i < queue.length; ) {
+        const object = queue[i]!;
+        let refs: Oid[] = [];
+        let data: Uint8Array;
+        try {
+          data = this.encode(object, refs, (found) => {
+            queue.push(found);
+            newObjects.push(found);
+          });
+        } catch (error) {
+          if (error !== NEED_OIDS) throw error;
+          await this.refillOids();
+          refs = [];
+          continue;
+        }
+        const meta = object[META];
+        stores.push({ oid: meta.oid!, baseTid: meta.isNew ? 0n : meta.serial, data, refs });
+        byOid.set(meta.oid!, object);
+        i++;
+      }
+      const { tid, resolved } = await commitResolvingConflicts(this.settings.storage, stores, byOid, meta);
+      this.ownTids.add(tid);
+      for (const object of queue) {
+        const objectMeta = object[META];
+        objectMeta.serial = tid;
+        objectMeta.isChanged = false;
+        objectMeta.isNew = false;
+        this.loaded.set(objectMeta.oid!, object);
+      }
+      // Their saved state is the merge, not what this connection holds: load it again next time.
+      for (const oid of resolved) this.invalidate(oid);
+      this.changed.length = 0;
+      return tid;
+    } catch (error) {
+      for (const object of newObjects) this.forgetNew(object);
+      throw error;
+    }
+  }
+
+  private encode(object: Persistent, refs: Oid[], onNewObject: (object: Persistent) => void): Uint8Array {
+    const className = this.settings.registry.nameOf(object);
+    return encodeRecord(className, stateOf(object), {
+      refFor: (referenced) => {
+        if (referenced instanceof ObjectRef) return [referenced.oid, referenced.className];
+        const meta = referenced[META];
+        if (meta.jar === undefined) {
+          const oid = this.oidPool.pop();
+          if (oid === undefined) throw NEED_OIDS;
+          meta.oid = oid;
+          meta.jar = this;
+          meta.isNew = true;
+          meta.isChanged = true;
+          this.remember(oid, referenced);
+          onNewObject(referenced);
+        } else if (meta.jar !== this) {
+          throw new InvalidArgumentError(
+            'reference',
+            'an object from another transaction (connection) was stored here; load it in this transaction instead',
+          );
+        }
+        refs.push(meta.oid!);
+        return [meta.oid!, this.settings.registry.nameOf(referenced)];
+      },
+    });
+  }
+
+  private async refillOids(): Promise<void> {
+    const oids = await this.settings.storage.newOids(this.oidBatch);
+    this.oidBatch = Math.min(this.oidBatch * 2, 4096);
+    this.oidPool.push(...oids.reverse());
+  }
+
+  /** A new object whose commit failed is new again (its OID is not reused). */
+  private forgetNew(object: Persistent): void {
+    const meta = object[META];
+    if (!meta.isNew) return;
+    this.identity.delete(meta.oid!);
+    this.loaded.delete(meta.oid!);
+    meta.oid = undefined;
+    meta.jar = undefined;
+    meta.isNew = false;
+    meta.isChanged = false;
+  }
+
+  /** Ends the transaction: unsaved changes are dropped (their objects become ghosts). */
+  end(): void {
+    for (const object of this.changed) {
+      const meta = object[META];
+      if (meta.isNew) continue;
+      if (meta.isChanged) {
+        ghostify(object);
+        this.loaded.delete(meta.oid!);
+      }
+    }
+    this.changed.length = 0;
+    this.isInTransaction = false;
+    this.evict();
+  }
+
+  /** Turns the least recently used loaded objects into ghosts until the cache fits. */
+  private evict(): void {
+    let excess = this.loaded.size - this.settings.cacheSize;
+    if (excess <= 0) return;
+    for (const [oid, object] of this.loaded) {
+      if (excess <= 0) break;
+      if (object[META].isChanged) continue;
+      ghostify(object);
+      this.loaded.delete(oid);
+      excess--;
+    }
+  }
+
+  /** Drops every cached object (on DB close). */
+  clear(): void {
+    for (const object of this.loaded.values()) ghostify(object);
+    this.loaded.clear();
+    this.identity.clear();
+  }
+
+  private assertInTransaction(action: string): void {
+    if (!this.isInTransaction) {
+      throw new TransactionStateError(`cannot ${action}: the transaction has ended; use a new transaction`);
+    }
+  }
+}

@@ -1,0 +1,300 @@
+import t from 'tap';
+import {
+  BTree,
+  ConflictError,
+  DB,
+  MemoryStorage,
+  NotLoadedError,
+  Persistent,
+  PersistentList,
+  PersistentMap,
+  ReadOnlyError,
+} from '../../../index.js';
+
+class Account extends Persistent {
+  owner = '';
+  balance = 0;
+  tags: string[] = [];
+}
+
+class Owner extends Persistent {
+  name = '';
+  account: Account | undefined = undefined;
+}
+
+t.test('the README example: a BTree of accounts written, then summed in a read', async (t) => {
+  const storage = new MemoryStorage();
+  const db = await DB.open(storage, { classes: [Account] });
+  const result = await db.transaction(async (tx) => {
+    const root = await tx.root();
+    const accounts = new BTree<string, Account>();
+    root.set('accounts', accounts);
+    accounts.set('alice', Object.assign(new Account(), { owner: 'alice', balance: 100 }));
+    accounts.set('bob', Object.assign(new Account(), { owner: 'bob', balance: 50 }));
+    return 'done';
+  });
+  t.equal(result, 'done', 'transaction returns the value of fn');
+  const db2 = await DB.open(storage, { classes: [Account] });
+  const total = await db2.read(async (tx) => {
+    const accounts = (await (await tx.root()).get('accounts')) as BTree<string, Account>;
+    let sum = 0;
+    for await (const [, a] of accounts.entries()) sum += a.balance;
+    return sum;
+  });
+  t.equal(total, 150, 'a new DB over the same storage sees the committed accounts');
+  await db.close();
+  await db2.close();
+});
+
+t.test('snapshot isolation: a reader begun before a commit keeps seeing the old state', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+  await db.transaction(async (tx) => {
+    (await tx.root()).set('a', Object.assign(new Account(), { balance: 1 }));
+  });
+  const reader = await db.begin({ isReadOnly: true });
+  const before = (await (await reader.root()).get('a')) as Account;
+  t.equal(before.balance, 1);
+  await db.transaction(async (tx) => {
+    const a = (await (await tx.root()).get('a')) as Account;
+    a.balance = 2;
+    (await tx.root()).set('b', new Account());
+  });
+  t.equal(before.balance, 1, 'the object already loaded keeps its snapshot state');
+  const root = await reader.root();
+  t.equal(root.has('b'), false, 'the root in the old snapshot has no b');
+  t.equal(((await root.get('a')) as Account).balance, 1);
+  await reader.abort();
+  const after = await db.read(async (tx) => ((await (await tx.root()).get('a')) as Account).balance);
+  t.equal(after, 2, 'a new transaction sees the commit');
+  await db.close();
+});
+
+t.test('snapshot isolation for objects not loaded before the commit', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+  await db.transaction(async (tx) => {
+    (await tx.root()).set('a', Object.assign(new Account(), { balance: 1 }));
+  });
+  const reader = await db.begin();
+  const root = await reader.root();
+  await db.transaction(async (tx) => {
+    ((await (await tx.root()).get('a')) as Account).balance = 5;
+  });
+  t.equal(((await root.get('a')) as Account).balance, 1, 'loaded after the commit, at the old snapshot');
+  await reader.abort();
+  await db.close();
+});
+
+t.test('tx.commit returns the new TID; begin/commit/abort by hand', async (t) => {
+  const storage = new MemoryStorage();
+  const db = await DB.open(storage);
+  const tx = await db.begin();
+  (await tx.root()).set('x', 1);
+  t.equal(tx.hasChanges(), true);
+  const tid = await tx.commit();
+  t.equal(tid, await storage.lastTransaction());
+  t.equal(tx.lastCommitTid, tid);
+  t.equal(db.lastTid, tid);
+  t.equal(tx.status, 'committed');
+  await t.rejects(tx.root(), { code: 'ZEO_TRANSACTION_STATE' }, 'an ended transaction refuses work');
+  const aborted = await db.begin();
+  (await aborted.root()).set('x', 2);
+  await aborted.abort();
+  t.equal(await db.read(async (r) => (await r.root()).get('x')), 1, 'abort drops the change');
+  const empty = await db.begin();
+  t.equal(await empty.commit(), null, 'nothing changed: nothing committed');
+  await db.close();
+});
+
+t.test('conflicts: db.transaction retries, and after the last attempt the ConflictError reaches the caller', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+  await db.transaction(async (tx) => {
+    (await tx.root()).set('a', new Account());
+  });
+  let runs = 0;
+  await db.transaction(
+    async (tx) => {
+      runs++;
+      const a = (await (await tx.root()).get('a')) as Account;
+      if (runs === 1) {
+        // Another transaction commits meanwhile: this one must conflict and run again.
+        await db.transaction(async (other) => {
+          ((await (await other.root()).get('a')) as Account).balance += 10;
+        });
+      }
+      a.balance += 1;
+    },
+    { backoff: 0 },
+  );
+  t.equal(runs, 2, 'fn ran twice');
+  t.equal(await db.read(async (tx) => ((await (await tx.root()).get('a')) as Account).balance), 11, 'no update lost');
+
+  let attempts = 0;
+  await t.rejects(
+    db.transaction(
+      async (tx) => {
+        attempts++;
+        const a = (await (await tx.root()).get('a')) as Account;
+        await db.transaction(async (other) => {
+          ((await (await other.root()).get('a')) as Account).balance += 1;
+        });
+        a.balance = -1;
+      },
+      { attempts: 3, backoff: 1 },
+    ),
+    ConflictError,
+  );
+  t.equal(attempts, 3, 'ran `attempts` times');
+  t.equal(await db.read(async (tx) => ((await (await tx.root()).get('a')) as Account).balance), 14);
+  t.equal(db.stats().conflicts >= 4, true, 'conflicts are counted');
+  await db.close();
+});
+
+t.test('a non-conflict error aborts without retry and reaches the caller', async (t) => {
+  const db = await DB.open(new MemoryStorage());
+  let runs = 0;
+  await t.rejects(
+    db.transaction(async (tx) => {
+      runs++;
+      (await tx.root()).set('x', 1);
+      throw new Error('app failed');
+    }),
+    /app failed/,
+  );
+  t.equal(runs, 1);
+  t.equal(await db.read(async (tx) => (await tx.root()).has('x')), false, 'nothing was committed');
+  await db.close();
+});
+
+t.test('lazy loading: a reference is a ghost until loaded, and reading it says so', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account, Owner] });
+  await db.transaction(async (tx) => {
+    const owner = Object.assign(new Owner(), { name: 'carol' });
+    owner.account = Object.assign(new Account(), { owner: 'carol', balance: 7, tags: ['x'] });
+    (await tx.root()).set('carol', owner);
+  });
+  const db2 = await DB.open(db.storage, { classes: [Account, Owner] });
+  await db2.read(async (tx) => {
+    const owner = (await (await tx.root()).get('carol')) as Owner;
+    t.equal(owner.name, 'carol', 'map.get loads what it returns');
+    const account = owner.account!;
+    t.equal(Persistent.isGhost(account), true);
+    const error = t.throws(() => account.balance) as NotLoadedError;
+    t.equal(error.code, 'ZEO_NOT_LOADED');
+    t.match(error.message, /Account object 0x[0-9a-f]{16} is not loaded: `await tx\.load\(obj\)`/);
+    t.equal(error.oid, Persistent.oidOf(account));
+    t.throws(() => {
+      account.balance = 1;
+    }, NotLoadedError);
+    t.equal(await tx.load(account), account, 'tx.load returns the same object');
+    t.equal(account.balance, 7);
+    t.same(account.tags, ['x'], 'nested arrays are saved inside their owner');
+    t.ok(account instanceof Account, 'the class is restored');
+  });
+  await db.close();
+  await db2.close();
+});
+
+t.test('identity: within a transaction an OID is one JS object', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account, Owner] });
+  await db.transaction(async (tx) => {
+    const shared = new Account();
+    const root = await tx.root();
+    root.set('a', Object.assign(new Owner(), { account: shared }));
+    root.set('b', Object.assign(new Owner(), { account: shared }));
+    root.set('list', new PersistentList([shared]));
+  });
+  await db.transaction(async (tx) => {
+    const root = await tx.root();
+    const a = (await root.get('a')) as Owner;
+    const b = (await root.get('b')) as Owner;
+    const list = (await root.get('list')) as PersistentList<Account>;
+    t.equal(a.account, b.account, 'two references to one OID give one object');
+    t.equal(await list.get(0), a.account);
+    t.equal(await tx.get(Persistent.oidOf(a)!), a, 'tx.get by OID gives the same object');
+    await tx.load(a.account!);
+    a.account!.balance = 3;
+  });
+  const balance = await db.read(async (tx) => {
+    const b = (await (await tx.root()).get('b')) as Owner;
+    return (await tx.load(b.account!)).balance;
+  });
+  t.equal(balance, 3, 'a change through one path is seen through the other');
+  await db.close();
+});
+
+t.test('writes in db.read throw ReadOnlyError at the assignment; nested changes need markChanged', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+  await db.transaction(async (tx) => {
+    (await tx.root()).set('a', Object.assign(new Account(), { tags: ['one'] }));
+  });
+  await db.read(async (tx) => {
+    const a = (await (await tx.root()).get('a')) as Account;
+    t.throws(() => {
+      a.balance = 5;
+    }, ReadOnlyError);
+    t.throws(() => a.markChanged(), ReadOnlyError);
+    t.equal(a.balance, 0, 'the refused write changed nothing');
+  });
+  await db.transaction(async (tx) => {
+    const a = (await (await tx.root()).get('a')) as Account;
+    a.tags.push('lost');
+  });
+  // A fresh DB has an empty cache, so it shows what the storage holds.
+  const fresh = await DB.open(db.storage, { classes: [Account] });
+  t.same(
+    await fresh.read(async (tx) => ((await (await tx.root()).get('a')) as Account).tags),
+    ['one'],
+    'a nested change without markChanged is not saved',
+  );
+  await fresh.transaction(async (tx) => {
+    const a = (await (await tx.root()).get('a')) as Account;
+    a.tags.push('two');
+    a.markChanged();
+  });
+  const tags = await (await DB.open(db.storage, { classes: [Account] })).read(
+    async (tx) => ((await (await tx.root()).get('a')) as Account).tags,
+  );
+  t.same(tags, ['one', 'two'], 'markChanged saves the nested change');
+  await db.close();
+});
+
+t.test('changing an object after its transaction ended is refused', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+  const a = await db.transaction(async (tx) => {
+    const account = new Account();
+    (await tx.root()).set('a', account);
+    return account;
+  });
+  t.throws(() => {
+    a.balance = 9;
+  }, { code: 'ZEO_TRANSACTION_STATE' });
+  await db.close();
+});
+
+t.test('PersistentMap and PersistentList track their own changes', async (t) => {
+  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+  await db.transaction(async (tx) => {
+    const root = await tx.root();
+    root.set('map', new PersistentMap<number, string>([[1, 'one']]));
+    root.set('list', new PersistentList<number>([1, 2]));
+  });
+  await db.transaction(async (tx) => {
+    const root = await tx.root();
+    const map = (await root.get('map')) as PersistentMap<number, string>;
+    map.set(2, 'two');
+    map.delete(1);
+    const list = (await root.get('list')) as PersistentList<number>;
+    list.push(3);
+    list.set(0, 10);
+  });
+  await db.read(async (tx) => {
+    const root = await tx.root();
+    const map = (await root.get('map')) as PersistentMap<number, string>;
+    t.same([...map.keys()], [2], 'number keys keep their type');
+    t.equal(await map.get(2), 'two');
+    const list = (await root.get('list')) as PersistentList<number>;
+    t.same(await list.toArray(), [10, 2, 3]);
+    t.equal(list.length, 3);
+  });
+  await db.close();
+});

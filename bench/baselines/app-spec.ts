@@ -1,29 +1,55 @@
-// Which catalogue implementation a baseline process serves, passed to it as JSON in the
-// ZEO_BENCH_APP_SPEC environment variable (see app-process.ts).
+// How a baseline starts one app server on a given port: a compiled JS file to run with Node,
+// its arguments and its environment. The cluster baseline runs it as every cluster worker (all
+// on one port); the nginx baseline runs one per upstream port. The zeo app server is started
+// through the `zeo appserver` command, exactly as a user would; the plain-Node catalogue apps
+// (memory, PostgreSQL) through app-process.ts with their spec in ZEO_BENCH_APP_SPEC.
 
-import type { ZeoConfig } from '../../config/schema.js';
+import { fileURLToPath } from 'node:url';
 
 export const APP_SPEC_ENV = 'ZEO_BENCH_APP_SPEC';
-/** {"workers": N} for the cluster primary. */
+/** {"workers": N, "exec": file, "args": [...]} for the cluster primary. */
 export const CLUSTER_ENV = 'ZEO_BENCH_CLUSTER';
 
-export type AppSpec =
-  | { kind: 'memory'; port: number; productCount: number }
-  | { kind: 'postgres'; port: number; productCount: number; connectionString: string; schema: string; poolSize: number }
-  /** The stand-alone zeo app server (appserver.listen in the config says where it listens). */
-  | { kind: 'zeo'; config: ZeoConfig };
+export type NodeAppSpec =
+  | { kind: 'memory'; productCount: number }
+  | { kind: 'postgres'; productCount: number; connectionString: string; schema: string; poolSize: number };
 
-export function appSpecPort(spec: AppSpec): number {
-  return spec.kind === 'zeo' ? spec.config.appserver.listen.port : spec.port;
+export interface AppLauncher {
+  kind: 'memory' | 'postgres' | 'zeo';
+  exec: string;
+  args(port: number): string[];
+  env: Record<string, string>;
 }
 
-export function withPort(spec: AppSpec, port: number): AppSpec {
-  if (spec.kind !== 'zeo') return { ...spec, port };
-  return { kind: 'zeo', config: { ...spec.config, appserver: { listen: { host: '127.0.0.1', port } } } };
+export function nodeAppLauncher(spec: NodeAppSpec, env: Record<string, string> = {}): AppLauncher {
+  return {
+    kind: spec.kind,
+    exec: fileURLToPath(new URL('./app-process.js', import.meta.url)),
+    args: (port) => ['--port', String(port)],
+    env: { ...env, [APP_SPEC_ENV]: JSON.stringify(spec) },
+  };
 }
 
-export function appSpecFromEnv(env: NodeJS.ProcessEnv = process.env): AppSpec {
+/** `zeo appserver --config FILE --port P`: the stand-alone zeo app server. */
+export function zeoAppServerLauncher(configFile: string, env: Record<string, string> = {}): AppLauncher {
+  return {
+    kind: 'zeo',
+    exec: fileURLToPath(new URL('../../bin/zeo.js', import.meta.url)),
+    args: (port) => ['appserver', '--config', configFile, '--port', String(port)],
+    env,
+  };
+}
+
+export function appSpecFromEnv(env: NodeJS.ProcessEnv = process.env): NodeAppSpec {
   const raw = env[APP_SPEC_ENV];
   if (!raw) throw new Error(`${APP_SPEC_ENV} is not set: this entry is started by the bench, not by hand`);
-  return JSON.parse(raw) as AppSpec;
+  return JSON.parse(raw) as NodeAppSpec;
+}
+
+/** The value of `--port N` in argv. */
+export function portFromArgs(argv: readonly string[]): number {
+  const index = argv.indexOf('--port');
+  const port = index >= 0 ? Number(argv[index + 1]) : NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`app process needs --port N (got ${argv.join(' ')})`);
+  return port;
 }

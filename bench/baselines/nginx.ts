@@ -7,8 +7,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { APP_SPEC_ENV, type AppSpec, withPort } from './app-spec.js';
-import { type ChildHandle, freePort, spawnEntry, spawnProgram, waitForHttp } from '../launch/processes.js';
+import { pathToFileURL } from 'node:url';
+import type { AppLauncher } from './app-spec.js';
+import { type ChildHandle, freePort, spawnEntry, spawnProgram } from '../launch/processes.js';
 import type { RunningTarget } from '../targets.js';
 
 /** The nginx binary on PATH (or in the usual sbin folders), or null when nginx is not installed. */
@@ -55,7 +56,7 @@ ${servers}
 `;
 }
 
-export async function startNginxTarget(nginxPath: string, app: AppSpec, workers: number,
+export async function startNginxTarget(nginxPath: string, app: AppLauncher, workers: number,
   options: { isVerbose?: boolean; startTimeoutMs?: number } = {}): Promise<RunningTarget> {
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const folder = await mkdtemp(join(tmpdir(), 'zeo-bench-nginx-'));
@@ -71,22 +72,20 @@ export async function startNginxTarget(nginxPath: string, app: AppSpec, workers:
     for (let i = 0; i < workers; i++) {
       const port = await freePort();
       upstreamPorts.push(port);
-      apps.push(spawnEntry(`app server ${i + 1} (${app.kind})`, new URL('./app-process.js', import.meta.url), {
-        env: { [APP_SPEC_ENV]: JSON.stringify(withPort(app, port)) },
+      apps.push(spawnEntry(`app server ${i + 1} (${app.kind})`, pathToFileURL(app.exec), {
+        args: app.args(port),
+        env: app.env,
         isVerbose: options.isVerbose,
       }));
     }
-    await Promise.all(apps.map((child) => child.waitForMessage('ready', timeoutMs)));
+    await Promise.all(apps.map((child, i) => child.waitUntilServing(`http://127.0.0.1:${upstreamPorts[i]}/api/products/1`, timeoutMs)));
     const listenPort = await freePort();
     const configFile = join(folder, 'nginx.conf');
     const isRoot = process.getuid?.() === 0;
     await writeFile(configFile, nginxConfig({ listenPort, upstreamPorts, folder, isRoot }));
     nginx = spawnProgram('nginx', nginxPath, ['-p', folder, '-c', configFile], { isVerbose: options.isVerbose });
     const url = `http://127.0.0.1:${listenPort}`;
-    await Promise.race([
-      waitForHttp(`${url}/api/products/1`, timeoutMs),
-      nginx.waitForMessage('never', timeoutMs + 1_000),
-    ]);
+    await nginx.waitUntilServing(`${url}/api/products/1`, timeoutMs);
     return { url, adminUrl: null, workerExits: () => apps.filter((child) => !child.isRunning).length, close };
   } catch (error) {
     await close();

@@ -96,6 +96,28 @@ export class ChildHandle {
     });
   }
 
+  /** Waits for `url` to answer, failing at once (with the child's stderr) if the child exits. */
+  async waitUntilServing(url: string, timeoutMs: number): Promise<void> {
+    const controller = new AbortController();
+    const exited = new Promise<never>((_, reject) => {
+      const check = () => {
+        if (!this.hasExited) return;
+        this.waiters.delete(check);
+        reject(new Error(`${this.name} exited (${String(this.exitCode)}) before it answered ${url}` +
+          (this.stderr ? `; its stderr ends with:\n${this.stderr}` : '')));
+      };
+      this.waiters.add(check);
+      controller.signal.addEventListener('abort', () => this.waiters.delete(check));
+      check();
+    });
+    exited.catch(() => {});
+    try {
+      await Promise.race([waitForHttp(url, timeoutMs), exited]);
+    } finally {
+      controller.abort();
+    }
+  }
+
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.hasExited) return;
@@ -113,6 +135,7 @@ export class ChildHandle {
 }
 
 export interface SpawnOptions {
+  args?: string[];
   env?: Record<string, string>;
   execArgv?: string[];
   isVerbose?: boolean;
@@ -120,7 +143,7 @@ export interface SpawnOptions {
 
 /** Forks a compiled bench entry file (a URL relative to the caller's import.meta.url). */
 export function spawnEntry(name: string, entry: URL, options: SpawnOptions = {}): ChildHandle {
-  const child = fork(fileURLToPath(entry), [], {
+  const child = fork(fileURLToPath(entry), options.args ?? [], {
     env: { ...process.env, ...options.env },
     execArgv: options.execArgv ?? [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

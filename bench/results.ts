@@ -1,0 +1,80 @@
+// The shape of one `zeo bench` (site) run's results: what the JSON file holds and what the
+// table, the HTML report and the goal checks read.
+
+import type { LoadResult } from './load.js';
+import type { MachineInfo } from './machine.js';
+import type { ScenarioName } from './scenarios.js';
+import type { TargetName } from './targets.js';
+
+/** Read from the site's /_zeo/status after a step (null where the target has no such thing). */
+export interface SiteCounters {
+  /** Requests that hit a ConflictError and ran again, during the step. */
+  conflictRetries: number | null;
+  /** Storage cache hit rate 0..1 (mean over workers) at the end of the step. */
+  cacheHitRate: number | null;
+  /** Worst storage lag over workers at the end of the step, in ms. */
+  storageLagMs: number | null;
+  /** Requests the router sent again to another worker during the step. */
+  routerRetries: number | null;
+}
+
+export interface StepResult {
+  target: TargetName;
+  workers: number;
+  scenario: ScenarioName;
+  load: LoadResult | null;
+  site: SiteCounters | null;
+  /** Why the step has no numbers (the target failed to start, ...). */
+  error?: string;
+}
+
+export interface FaultTiming {
+  /** From the fault being injected to the router no longer counting that worker as available. */
+  skipMs: number | null;
+  /** From the fault being injected to a new worker taking its place. */
+  replaceMs: number | null;
+}
+
+export interface FaultResult {
+  target: TargetName;
+  workers: number;
+  load: LoadResult | null;
+  /** Requests that got no response or a 5xx: the goal is none. */
+  failedRequests: number | null;
+  hang: FaultTiming;
+  crash: FaultTiming;
+  notes: string[];
+  error?: string;
+}
+
+export interface GoalResult {
+  goal: string;
+  /** null: not measured in this run (a target skipped or failed). */
+  isMet: boolean | null;
+  detail: string;
+}
+
+export interface BenchRunOptions {
+  workers: number[];
+  scenarios: ScenarioName[];
+  targets: TargetName[];
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  productCount: number;
+  faultWorkers: number | null;
+}
+
+export interface SiteBenchResults {
+  kind: 'zeo-bench-site';
+  command: string;
+  machine: MachineInfo;
+  options: BenchRunOptions;
+  /** Target names to the description of what was measured. */
+  targetDescriptions: Partial<Record<TargetName, string>>;
+  steps: StepResult[];
+  faults: FaultResult[];
+  goals: GoalResult[];
+  /** Skipped baselines and other facts a reader needs ("nginx is not installed: skipped"). */
+  notes: string[];
+}

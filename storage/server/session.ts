@@ -1,0 +1,372 @@
+// One client connection on the storage server: the handshake, then requests (many in flight),
+// two-phase commits with their commit-lock timeout, and pushed invalidations. Whatever a peer
+// sends, the worst it can do is get its own connection closed: a bad frame or message ends this
+// session, aborts its open transactions, and nothing else notices. The protocol is in messages.ts.
+
+import type { Socket } from 'node:net';
+import { ProtocolError, ReadOnlyError, TransactionStateError, UnavailableError, ZeoError } from '../../errors.js';
+import type { Storage, StorageTransaction, Tid, TransactionRecord } from '../contract.js';
+import { checkU64 } from '../tid.js';
+import { encodeFrame, FrameReader } from './framing.js';
+import { admitClient, isKeyRequired, newNonce, serverProof, type ServerKeys } from './handshake.js';
+import type { InvalidationHub } from './invalidation-hub.js';
+import {
+  decodeMessage,
+  encodeError,
+  encodeMessage,
+  HANDSHAKE_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  type AuthMessage,
+  type LoadManyEntry,
+  type RequestMessage,
+  type ServerStats,
+  type StorageStats,
+  type WireCommitResult,
+} from './messages.js';
+
+export interface ServedStorage {
+  name: string;
+  storage: Storage;
+  hub: InvalidationHub;
+  stats: Omit<StorageStats, 'queueLength' | 'lastTid'>;
+}
+
+/** What every session shares with the server. */
+export interface SessionContext {
+  storages: Map<string, ServedStorage>;
+  keys: ServerKeys;
+  maxFrameBytes: number;
+  handshakeTimeoutMs: number;
+  commitLockTimeoutMs: number;
+  log: (message: string) => void;
+  isClosing(): boolean;
+  /** Registers a commit in progress so shutdown can wait for it. */
+  trackCommit<T>(commit: Promise<T>): Promise<T>;
+  stats(): ServerStats;
+  onProtocolError(): void;
+}
+
+const MAX_OPEN_TRANSACTIONS = 16;
+const MAX_ITERATE_TRANSACTIONS = 1000;
+/** Stop reading a peer that does not read its replies once this much is queued for it. */
+const WRITE_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+interface OpenTransaction {
+  txn: StorageTransaction;
+  lockTimer?: NodeJS.Timeout;
+}
+
+export class Session {
+  private readonly reader: FrameReader;
+  private readonly serverNonce = newNonce();
+  private served: ServedStorage | null = null;
+  private isReadOnly: boolean;
+  private isClosed = false;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private stopPush: (() => void) | null = null;
+  private readonly transactions = new Map<number, OpenTransaction>();
+  private readonly timedOut = new Set<number>();
+  private nextTxnId = 1;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly context: SessionContext,
+    isReadOnlyAddress: boolean,
+    private readonly peer: string,
+    private readonly onClosed: (session: Session) => void,
+  ) {
+    this.isReadOnly = isReadOnlyAddress;
+    this.reader = new FrameReader(HANDSHAKE_FRAME_BYTES, (body) => this.receive(body));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.isClosed) return;
+      try {
+        this.reader.push(chunk);
+      } catch (error) {
+        this.fail(error);
+      }
+    });
+    socket.on('drain', () => socket.resume());
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+    this.handshakeTimer = setTimeout(
+      () => this.fail(new ProtocolError(`no handshake within ${context.handshakeTimeoutMs} ms`)),
+      context.handshakeTimeoutMs,
+    );
+    this.send({ t: 'hello', version: PROTOCOL_VERSION, nonce: this.serverNonce, isKeyRequired: isKeyRequired(context.keys) });
+  }
+
+  private send(message: unknown): void {
+    if (this.isClosed) return;
+    this.socket.write(encodeFrame(encodeMessage(message)));
+    if (this.socket.writableLength > WRITE_BACKLOG_BYTES) this.socket.pause();
+  }
+
+  /** Closes this connection for a protocol violation, with one log line. */
+  private fail(error: unknown): void {
+    if (this.isClosed) return;
+    this.context.onProtocolError();
+    this.context.log(`storage server: closing connection from ${this.peer}: ${(error as Error).message}`);
+    this.close();
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.stopPush?.();
+    for (const [id] of this.transactions) void this.abortTransaction(id);
+    if (this.served) this.served.stats.connections--;
+    this.socket.destroy();
+    this.onClosed(this);
+  }
+
+  private receive(body: Buffer): void {
+    let message;
+    try {
+      message = decodeMessage(body);
+    } catch (error) {
+      this.fail(new ProtocolError(`undecodable frame (${(error as Error).message})`));
+      return;
+    }
+    if (!this.served) {
+      if (message.t !== 'auth') return this.fail(new ProtocolError(`expected auth, got ${String(message.t)}`));
+      return this.authenticate(message);
+    }
+    if (message.t !== 'req' || !Number.isSafeInteger(message.id) || typeof message.op !== 'string' || !Array.isArray(message.args)) {
+      return this.fail(new ProtocolError('malformed request'));
+    }
+    const id = message.id;
+    this.handle(message).then(
+      (value) => this.send({ t: 'res', id, value }),
+      (error: unknown) => {
+        if (!(error instanceof ZeoError)) {
+          this.context.log(`storage server: ${message.op} from ${this.peer} failed: ${(error as Error)?.stack ?? String(error)}`);
+        }
+        this.send({ t: 'err', id, error: encodeError(error) });
+      },
+    );
+  }
+
+  private authenticate(auth: AuthMessage): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    try {
+      if (auth.version !== PROTOCOL_VERSION) {
+        throw new ProtocolError(`protocol version ${String(auth.version)} is not supported (this server speaks ${PROTOCOL_VERSION})`);
+      }
+      const admission = admitClient(this.context.keys, this.serverNonce, auth.nonce, auth.proof);
+      const served = this.context.storages.get(String(auth.storage));
+      if (!served) {
+        throw new ProtocolError(`no storage named ${JSON.stringify(auth.storage)} here (served: ${[...this.context.storages.keys()].join(', ')})`);
+      }
+      this.isReadOnly ||= admission.isReadOnly || auth.isReadOnly === true || served.storage.isReadOnly;
+      this.served = served;
+      served.stats.connections++;
+      if (auth.wantsPush === true) {
+        this.stopPush = served.hub.addPushTarget((invalidation) => this.send({ t: 'inv', invalidation }));
+      }
+      this.reader.maxFrameBytes = this.context.maxFrameBytes;
+      this.send({
+        t: 'welcome',
+        proof: admission.provenKey === null ? null : serverProof(admission.provenKey, this.serverNonce, auth.nonce),
+        isReadOnly: this.isReadOnly,
+        lastTid: served.hub.lastTid,
+        maxFrameBytes: this.context.maxFrameBytes,
+      });
+    } catch (error) {
+      this.context.log(`storage server: refused ${this.peer}: ${(error as Error).message}`);
+      this.send({ t: 'refused', error: encodeError(error) });
+      this.socket.end();
+      this.isClosed = true;
+      this.onClosed(this);
+    }
+  }
+
+  private assertWritable(): void {
+    if (this.isReadOnly) throw new ReadOnlyError(`this connection to storage ${JSON.stringify(this.served!.name)}`);
+    if (this.context.isClosing()) throw new UnavailableError('the storage server is shutting down; retry on another server');
+  }
+
+  private async handle(request: RequestMessage): Promise<unknown> {
+    const served = this.served!;
+    const { storage, hub, stats } = served;
+    const args = request.args;
+    if (this.context.isClosing() && request.op !== 'tpcFinish' && request.op !== 'tpcAbort') {
+      throw new UnavailableError('the storage server is shutting down; retry on another server');
+    }
+    switch (request.op) {
+      case 'load': {
+        stats.loads++;
+        const lastTid = hub.lastTid;
+        const result = await storage.load(args[0] as bigint);
+        return { data: result.data, tid: result.tid, lastTid };
+      }
+      case 'loadBefore': {
+        stats.loads++;
+        const lastTid = hub.lastTid;
+        return { result: await storage.loadBefore(args[0] as bigint, args[1] as bigint), lastTid };
+      }
+      case 'loadMany':
+        return this.loadMany(served, args[0]);
+      case 'lastTransaction':
+        return storage.lastTransaction();
+      case 'history':
+        return storage.history(args[0] as bigint, typeof args[1] === 'number' ? args[1] : undefined);
+      case 'iterate':
+        return this.iterate(storage, args);
+      case 'newOids': {
+        const count = args[0];
+        if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > 100_000) {
+          throw new ProtocolError('newOids count must be 1..100000');
+        }
+        return storage.newOids(count as number);
+      }
+      case 'commit': {
+        this.assertWritable();
+        const clientTid = args[1] as Tid;
+        checkU64(clientTid, 'lastTid');
+        try {
+          const result = await this.context.trackCommit(storage.commit(args[0] as never));
+          stats.commits++;
+          return { tid: result.tid, invalidations: hub.commitReply(clientTid, result.tid) } satisfies WireCommitResult;
+        } catch (error) {
+          if ((error as ZeoError).code === 'ZEO_CONFLICT') stats.conflicts++;
+          throw error;
+        }
+      }
+      case 'tpcBegin': {
+        this.assertWritable();
+        if (this.transactions.size >= MAX_OPEN_TRANSACTIONS) {
+          throw new TransactionStateError(`too many open transactions on one connection (limit ${MAX_OPEN_TRANSACTIONS})`);
+        }
+        const txn = await storage.tpcBegin((args[0] ?? {}) as never);
+        const id = this.nextTxnId++;
+        if (this.isClosed) await txn.abort();
+        else this.transactions.set(id, { txn });
+        return id;
+      }
+      case 'tpcVote':
+        return this.vote(served, args);
+      case 'tpcFinish':
+        return this.finish(served, args);
+      case 'tpcAbort':
+        await this.abortTransaction(args[0] as number);
+        return null;
+      case 'pack':
+        this.assertWritable();
+        return storage.pack(args[0] as bigint);
+      case 'invalidationsSince':
+        checkU64(args[0], 'tid');
+        return hub.since(args[0]);
+      case 'stats':
+        return this.context.stats();
+      case 'ping':
+        return hub.lastTid;
+      default:
+        throw new ProtocolError(`unknown operation ${JSON.stringify(request.op)}`);
+    }
+  }
+
+  private async loadMany(served: ServedStorage, oids: unknown): Promise<{ results: LoadManyEntry[]; lastTid: Tid }> {
+    if (!Array.isArray(oids)) throw new ProtocolError('loadMany expects an array of OIDs');
+    const lastTid = served.hub.lastTid;
+    const results: LoadManyEntry[] = [];
+    let bytes = 0;
+    // Stay well under the frame limit; the client loads whatever is left out one by one.
+    for (const oid of oids) {
+      if (bytes > this.context.maxFrameBytes / 4) break;
+      served.stats.loads++;
+      try {
+        const { data, tid } = await served.storage.load(oid as bigint);
+        bytes += data.byteLength;
+        results.push({ oid, data, tid });
+      } catch (error) {
+        results.push({ oid, error: encodeError(error) });
+      }
+    }
+    return { results, lastTid };
+  }
+
+  private async iterate(storage: Storage, args: unknown[]): Promise<TransactionRecord[]> {
+    const [fromTid, toTid, max] = args as [bigint, bigint | null, number];
+    const limit = Number.isSafeInteger(max) && max > 0 ? Math.min(max, MAX_ITERATE_TRANSACTIONS) : MAX_ITERATE_TRANSACTIONS;
+    const page: TransactionRecord[] = [];
+    let bytes = 0;
+    for await (const txn of storage.iterator(fromTid, toTid ?? undefined)) {
+      page.push(txn);
+      for (const record of txn.records) bytes += record.data.byteLength;
+      if (page.length >= limit || bytes > this.context.maxFrameBytes / 4) break;
+    }
+    return page;
+  }
+
+  private openTransaction(id: unknown): OpenTransaction {
+    const open = this.transactions.get(id as number);
+    if (open) return open;
+    if (this.timedOut.has(id as number)) {
+      throw new TransactionStateError(
+        `transaction ${String(id)} was aborted: it did not finish within ${this.context.commitLockTimeoutMs} ms ` +
+          'after its vote (storageServer.commitLockTimeoutMs); retry it',
+      );
+    }
+    throw new TransactionStateError(`no open transaction ${String(id)} on this connection`);
+  }
+
+  private async vote(served: ServedStorage, args: unknown[]): Promise<null> {
+    const [id, stores, readCurrent] = args as [number, unknown, unknown];
+    const open = this.openTransaction(id);
+    if (!Array.isArray(stores) || !Array.isArray(readCurrent)) throw new ProtocolError('tpcVote expects stores and readCurrent arrays');
+    try {
+      for (const s of stores) open.txn.store(s.oid, s.baseTid, s.data, s.refs);
+      for (const r of readCurrent) open.txn.checkCurrent(r.oid, r.tid);
+      await open.txn.vote();
+    } catch (error) {
+      if ((error as ZeoError).code === 'ZEO_CONFLICT') served.stats.conflicts++;
+      this.transactions.delete(id);
+      await open.txn.abort();
+      throw error;
+    }
+    if (this.isClosed || !this.transactions.has(id)) {
+      await open.txn.abort();
+      throw new TransactionStateError(`transaction ${id} was aborted while it voted`);
+    }
+    // The commit lock is ours now: a client that goes quiet must not hold every writer hostage.
+    open.lockTimer = setTimeout(() => {
+      this.context.log(
+        `storage server: aborting transaction ${id} of ${this.peer}: voted but not finished within ` +
+          `${this.context.commitLockTimeoutMs} ms (storageServer.commitLockTimeoutMs)`,
+      );
+      this.timedOut.add(id);
+      void this.abortTransaction(id);
+    }, this.context.commitLockTimeoutMs);
+    return null;
+  }
+
+  private async finish(served: ServedStorage, args: unknown[]): Promise<WireCommitResult> {
+    const [id, clientTid] = args as [number, Tid];
+    checkU64(clientTid, 'lastTid');
+    const open = this.openTransaction(id);
+    clearTimeout(open.lockTimer);
+    this.transactions.delete(id);
+    const result = await this.context.trackCommit(open.txn.finish());
+    served.stats.commits++;
+    return { tid: result.tid, invalidations: served.hub.commitReply(clientTid, result.tid) };
+  }
+
+  private async abortTransaction(id: number): Promise<void> {
+    const open = this.transactions.get(id);
+    if (!open) return;
+    clearTimeout(open.lockTimer);
+    this.transactions.delete(id);
+    await open.txn.abort().catch(() => undefined);
+  }
+
+  /** Voted transactions are aborted at shutdown; finishes already under way complete. */
+  async abortAll(): Promise<void> {
+    await Promise.all([...this.transactions.keys()].map((id) => this.abortTransaction(id)));
+  }
+
+  get hasOpenTransactions(): boolean {
+    return this.transactions.size > 0;
+  }
+}

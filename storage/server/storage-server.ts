@@ -1,0 +1,195 @@
+// The storage server: serves one or more named storages (any Storage) to ClientStorages over
+// TCP or TLS. It owns the listening socket, the address gate, the invalidation hubs (one per
+// storage) and the sessions (one per connection, session.ts); shutdown lets commits in
+// progress finish before storages close. The wire protocol is documented in messages.ts.
+
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { InvalidArgumentError } from '../../errors.js';
+import type { Storage } from '../contract.js';
+import { Gate } from './gate.js';
+import { InvalidationHub } from './invalidation-hub.js';
+import { MAX_FRAME_BYTES } from './framing.js';
+import type { ServerStats, StorageStats } from './messages.js';
+import { Session, type ServedStorage, type SessionContext } from './session.js';
+
+export interface StorageServerOptions {
+  /** Storages by the name clients ask for. */
+  storages: Record<string, Storage>;
+  listen?: { host: string; port: number };
+  /** Shared secret proven by challenge-response; null = no key required. */
+  key?: string | null;
+  readOnlyKeys?: string[];
+  /** CIDR allow list; empty = any address. */
+  allow?: string[];
+  /** Addresses (CIDR) that may only read. */
+  readOnlyAllow?: string[];
+  /** PEM text or file paths. */
+  tls?: { cert: string; key: string } | null;
+  commitLockTimeoutMs?: number;
+  invalidationQueue?: { maxCount: number; maxAgeMs: number };
+  maxFrameBytes?: number;
+  handshakeTimeoutMs?: number;
+  /** Publish invalidations on Redis; null = push them over client connections only. */
+  redis?: { url: string; prefix: string } | null;
+  /** Close the storages when the server closes (runStorageServerMain owns its storages). */
+  closeStorages?: boolean;
+  log?: (message: string) => void;
+}
+
+function pem(text: string): string {
+  return text.includes('-----BEGIN') ? text : readFileSync(text, 'utf8');
+}
+
+export class StorageServer {
+  private readonly server: Server;
+  private readonly sessions = new Set<Session>();
+  private readonly served = new Map<string, ServedStorage>();
+  private readonly commitsInProgress = new Set<Promise<unknown>>();
+  private readonly gate: Gate;
+  private readonly log: (message: string) => void;
+  private readonly context: SessionContext;
+  private isClosing = false;
+  private closing: Promise<void> | null = null;
+  private refusedConnections = 0;
+  private closedForProtocolErrors = 0;
+  private totalConnections = 0;
+
+  private constructor(private readonly options: Required<StorageServerOptions>) {
+    this.log = options.log;
+    this.context = {
+      storages: this.served,
+      keys: { key: this.options.key, readOnlyKeys: this.options.readOnlyKeys },
+      maxFrameBytes: this.options.maxFrameBytes,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      commitLockTimeoutMs: this.options.commitLockTimeoutMs,
+      log: (message) => this.log(message),
+      isClosing: () => this.isClosing,
+      trackCommit: (commit) => {
+        this.commitsInProgress.add(commit);
+        const forget = () => this.commitsInProgress.delete(commit);
+        commit.then(forget, forget);
+        return commit;
+      },
+      stats: () => this.stats(),
+      onProtocolError: () => this.closedForProtocolErrors++,
+    };
+    this.gate = new Gate({ allow: options.allow, readOnlyAllow: options.readOnlyAllow });
+    const accept = (socket: Socket) => this.accept(socket);
+    this.server = options.tls
+      ? createTlsServer({ cert: pem(options.tls.cert), key: pem(options.tls.key) }, accept)
+      : createServer(accept);
+    // TLS handshake failures and the like are per-connection; the server keeps serving.
+    this.server.on('tlsClientError', (error: Error, socket: Socket) => {
+      this.log(`storage server: TLS handshake with ${socket.remoteAddress} failed: ${error.message}`);
+    });
+  }
+
+  /** Validates options, builds the hubs and starts listening. */
+  static async start(options: StorageServerOptions): Promise<StorageServer> {
+    const names = Object.keys(options.storages ?? {});
+    if (names.length === 0) throw new InvalidArgumentError('storages', 'serve at least one storage');
+    const maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > MAX_FRAME_BYTES) {
+      throw new InvalidArgumentError('maxFrameBytes', `expected 1024..${MAX_FRAME_BYTES}, got ${maxFrameBytes}`);
+    }
+    const full: Required<StorageServerOptions> = {
+      storages: options.storages,
+      listen: options.listen ?? { host: '127.0.0.1', port: 0 },
+      key: options.key ?? null,
+      readOnlyKeys: options.readOnlyKeys ?? [],
+      allow: options.allow ?? [],
+      readOnlyAllow: options.readOnlyAllow ?? [],
+      tls: options.tls ?? null,
+      commitLockTimeoutMs: options.commitLockTimeoutMs ?? 30_000,
+      invalidationQueue: options.invalidationQueue ?? { maxCount: 10_000, maxAgeMs: 3_600_000 },
+      maxFrameBytes,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+      redis: options.redis ?? null,
+      closeStorages: options.closeStorages ?? false,
+      log: options.log ?? ((message) => console.error(message)),
+    };
+    const server = new StorageServer(full);
+    for (const name of names) {
+      const storage = full.storages[name]!;
+      const hub = await InvalidationHub.create(name, storage, { queue: full.invalidationQueue, redis: full.redis, log: full.log });
+      server.served.set(name, { name, storage, hub, stats: { connections: 0, loads: 0, commits: 0, conflicts: 0 } });
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.server.once('error', reject);
+      server.server.listen(full.listen.port, full.listen.host, () => {
+        server.server.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  /** The host and port actually bound (port 0 in the options picks a free one). */
+  get address(): { host: string; port: number } {
+    const info = this.server.address() as AddressInfo;
+    return { host: info.address, port: info.port };
+  }
+
+  get invalidationMode(): 'redis' | 'push' {
+    return this.options.redis ? 'redis' : 'push';
+  }
+
+  private accept(socket: Socket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const decision = this.gate.check(socket.remoteAddress);
+    if (!decision.isAllowed || this.isClosing) {
+      this.refusedConnections++;
+      this.log(`storage server: refused connection from ${peer}: ${decision.isAllowed ? 'shutting down' : decision.reason}`);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.totalConnections++;
+    const session = new Session(socket, this.context, decision.isReadOnly, peer, (s) => this.sessions.delete(s));
+    this.sessions.add(session);
+  }
+
+
+  stats(): ServerStats {
+    const storages: Record<string, StorageStats> = {};
+    for (const [name, served] of this.served) {
+      storages[name] = { ...served.stats, queueLength: served.hub.queue.length, lastTid: served.hub.lastTid };
+    }
+    return {
+      connections: this.sessions.size,
+      refusedConnections: this.refusedConnections,
+      closedForProtocolErrors: this.closedForProtocolErrors,
+      storages,
+    };
+  }
+
+  /**
+   * Stops accepting, lets commits in progress finish (their replies go out), aborts voted
+   * transactions, closes every connection, then the hubs and (if owned) the storages.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    this.isClosing = true;
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.allSettled([...this.commitsInProgress]);
+    await Promise.all([...this.sessions].map((s) => s.abortAll()));
+    // Give replies just written a moment to leave before the sockets go.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const session of [...this.sessions]) session.close();
+    await stopped;
+    for (const served of this.served.values()) {
+      await served.hub.close();
+      if (this.options.closeStorages) await served.storage.close();
+    }
+  }
+}
+
+export function startStorageServer(options: StorageServerOptions): Promise<StorageServer> {
+  return StorageServer.start(options);
+}

@@ -34,3 +34,16 @@ export { PersistentList } from './storage/objects/persistent-list.js';
 export { BTree, type BTreeOptions, type BTreeRange } from './storage/objects/btree.js';
 export { Counter } from './storage/objects/counter.js';
 export { Placeholder } from './storage/objects/placeholder.js';
+export {
+  StorageServer,
+  startStorageServer,
+  type StorageServerOptions,
+} from './storage/server/storage-server.js';
+export { runStorageServerMain, type StorageServerMainOptions } from './storage/server/main.js';
+export type { ServerStats, StorageStats } from './storage/server/messages.js';
+export {
+  ClientStorage,
+  type ClientStorageOptions,
+  type ClientStorageStats,
+  type CacheResetListener,
+} from './storage/client/client-storage.js';

@@ -4,14 +4,17 @@
 //
 // The file is append-only. All integers are big-endian; offsets are absolute byte offsets.
 //
-//   File header (32 bytes, at offset 0)
+//   File header (48 bytes, at offset 0)
 //     0   8  magic "ZEOFS\x00\x00\x01"
 //     8   4  format version (1)
 //     12  4  reserved (0)
 //     16  8  file id: random, new for every file (a packed file gets a new one), so a saved
 //             index can tell it belongs to this very file
-//     24  4  CRC-32 of bytes 0..24
-//     28  4  reserved (0)
+//     24  8  TID floor: every TID committed to this file or after it is greater (pack may
+//             drop the last transactions entirely; their TIDs must never be handed out again)
+//     32  8  OID floor: OIDs below it were handed out before (pack may drop the objects)
+//     40  4  CRC-32 of bytes 0..40
+//     44  4  reserved (0)
 //
 //   Transaction (repeated until the end of the file)
 //     0   4  magic "ZTXN"
@@ -44,7 +47,7 @@ import type { Oid, Tid, TransactionMeta } from './contract.js';
 
 export const FILE_MAGIC = Buffer.from('ZEOFS\x00\x00\x01', 'latin1');
 export const FORMAT_VERSION = 1;
-export const FILE_HEADER_SIZE = 32;
+export const FILE_HEADER_SIZE = 48;
 export const TXN_MAGIC = 0x5a54584e; // "ZTXN"
 export const TXN_END_MAGIC = 0x5a454e44; // "ZEND"
 export const TXN_HEADER_SIZE = 24;
@@ -55,15 +58,19 @@ export const MAX_TRANSACTION_BYTES = 0xffff_ffff;
 
 export interface FileHeader {
   fileId: bigint;
+  tidFloor: Tid;
+  oidFloor: Oid;
 }
 
-export function encodeFileHeader(fileId: bigint = newFileId()): Buffer {
-  const header = Buffer.alloc(FILE_HEADER_SIZE);
-  FILE_MAGIC.copy(header, 0);
-  header.writeUInt32BE(FORMAT_VERSION, 8);
-  header.writeBigUInt64BE(fileId, 16);
-  header.writeUInt32BE(crc32(header.subarray(0, 24)), 24);
-  return header;
+export function encodeFileHeader(header: Partial<FileHeader> = {}): Buffer {
+  const bytes = Buffer.alloc(FILE_HEADER_SIZE);
+  FILE_MAGIC.copy(bytes, 0);
+  bytes.writeUInt32BE(FORMAT_VERSION, 8);
+  bytes.writeBigUInt64BE(header.fileId ?? newFileId(), 16);
+  bytes.writeBigUInt64BE(header.tidFloor ?? 0n, 24);
+  bytes.writeBigUInt64BE(header.oidFloor ?? 0n, 32);
+  bytes.writeUInt32BE(crc32(bytes.subarray(0, 40)), 40);
+  return bytes;
 }
 
 export function newFileId(): bigint {
@@ -82,14 +89,18 @@ export function fileHeaderProblem(header: Buffer): string | null {
   if (version !== FORMAT_VERSION) {
     return `expected format version ${FORMAT_VERSION}, found ${version}`;
   }
-  if (header.readUInt32BE(24) !== crc32(header.subarray(0, 24))) {
+  if (header.readUInt32BE(40) !== crc32(header.subarray(0, 40))) {
     return 'expected a valid file header checksum';
   }
   return null;
 }
 
 export function decodeFileHeader(header: Buffer): FileHeader {
-  return { fileId: header.readBigUInt64BE(16) };
+  return {
+    fileId: header.readBigUInt64BE(16),
+    tidFloor: header.readBigUInt64BE(24),
+    oidFloor: header.readBigUInt64BE(32),
+  };
 }
 
 /** A revision about to be written: its place in the chain is known (prevOffset). */

@@ -76,24 +76,25 @@ export async function openStorageFile(
     const { bytesRead } = await handle.read(header, 0, FILE_HEADER_SIZE, 0);
     const problem = fileHeaderProblem(header.subarray(0, bytesRead));
     if (problem) throw new CorruptFileError(path, 0, problem);
-    const { fileId } = decodeFileHeader(header);
+    const { fileId, tidFloor, oidFloor } = decodeFileHeader(header);
 
-    const saved = await usableSavedIndex(path, handle, fileId, size);
-    const index = saved ?? new FileIndex(fileId);
+    const saved = await usableSavedIndex(path, handle, fileId, tidFloor, size);
+    const index = saved ?? new FileIndex(fileId, new Map(), FILE_HEADER_SIZE, tidFloor, oidFloor > 0n ? oidFloor : 1n);
     const from = index.end;
     const onProgress = options.showProgress && size - from > 16 * 1024 * 1024
       ? (fraction: number) => process.stderr.write(`\rzeo: indexing ${path}: ${Math.floor(fraction * 100)}%`)
       : undefined;
     const scan = await scanTransactions(
       handle,
-      { file: path, from, size, lastTid: index.lastTid, onProgress },
+      // A packed file's transactions lie below its TID floor; later ones are above it.
+      { file: path, from, size, lastTid: saved ? index.lastTid : 0n, onProgress },
       (txn) => {
         for (const record of txn.records) index.setCurrent(record.oid, record.offset);
       },
     );
     if (onProgress) process.stderr.write(`\rzeo: indexing ${path}: done\n`);
     index.end = scan.end;
-    index.lastTid = scan.lastTid;
+    index.lastTid = scan.lastTid > tidFloor ? scan.lastTid : tidFloor;
     const tornBytes = scan.tornAt === null ? 0 : size - scan.tornAt;
     if (scan.tornAt !== null && !options.isReadOnly) {
       process.emitWarning(
@@ -122,7 +123,13 @@ export async function openStorageFile(
  * ending where the index stops carries the index's last TID. A file shorter than its own saved
  * index lost committed transactions: that is damage, not a stale index.
  */
-async function usableSavedIndex(path: string, handle: FileHandle, fileId: bigint, size: number): Promise<FileIndex | null> {
+async function usableSavedIndex(
+  path: string,
+  handle: FileHandle,
+  fileId: bigint,
+  tidFloor: bigint,
+  size: number,
+): Promise<FileIndex | null> {
   const index = await readSavedIndex(path);
   if (!index || index.fileId !== fileId) return null;
   if (index.end > size) {
@@ -132,7 +139,9 @@ async function usableSavedIndex(path: string, handle: FileHandle, fileId: bigint
       `expected committed transactions up to byte ${index.end} (its saved index records them); the file was truncated`,
     );
   }
-  if (index.end === FILE_HEADER_SIZE) return index.lastTid === 0n ? index : null;
+  if (index.end === FILE_HEADER_SIZE) return index.lastTid === tidFloor ? index : null;
   const last = await readTransactionEndingAt(handle, index.end, size);
-  return last?.header.tid === index.lastTid ? index : null;
+  if (!last) return null;
+  const lastTid = last.header.tid > tidFloor ? last.header.tid : tidFloor;
+  return lastTid === index.lastTid ? index : null;
 }

@@ -37,14 +37,25 @@ export class FileGeneration {
     readonly index: FileIndex,
   ) {}
 
+  /** Keeps this generation's file open until the returned function is called. */
+  acquire(): () => void {
+    this.readers++;
+    let isReleased = false;
+    return () => {
+      if (isReleased) return;
+      isReleased = true;
+      this.readers--;
+      if (this.isRetired && this.readers === 0) void this.close();
+    };
+  }
+
   /** Runs `read` with this generation's file kept open until it is done. */
   async use<T>(read: (generation: FileGeneration) => Promise<T>): Promise<T> {
-    this.readers++;
+    const release = this.acquire();
     try {
       return await read(this);
     } finally {
-      this.readers--;
-      if (this.isRetired && this.readers === 0) void this.close();
+      release();
     }
   }
 

@@ -83,7 +83,7 @@ export interface ScanResult {
 export async function scanTransactions(
   handle: FileHandle,
   options: ScanOptions,
-  onTransaction: (txn: ScannedTransaction) => void,
+  onTransaction: (txn: ScannedTransaction) => void | Promise<void>,
 ): Promise<ScanResult> {
   const { file, size } = options;
   const reader = new ChunkReader(handle, size);
@@ -106,7 +106,8 @@ export async function scanTransactions(
         `expected a TID greater than ${lastTid}, found ${problem.header.tid}`,
       );
     }
-    onTransaction(problem);
+    const pending = onTransaction(problem);
+    if (pending) await pending;
     lastTid = problem.header.tid;
     offset += problem.header.length;
     if (options.onProgress && offset >= nextProgress) {

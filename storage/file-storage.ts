@@ -161,28 +161,20 @@ export class FileStorage implements Storage {
     checkU64(fromTid, 'fromTid');
     if (toTid !== undefined) checkU64(toTid, 'toTid');
     // A snapshot of the transactions committed now, read from the file they are in, which
-    // stays open (even across a pack) until the iteration ends.
+    // stays open (even across a pack) until the iteration ends or is abandoned.
     const generation = this.generation;
     const end = generation.index.end;
-    const queue: TransactionRecord[] = [];
-    let offset = -1;
-    let isDone = false;
-    while (!isDone) {
-      await generation.use(async (g) => {
-        if (offset < 0) offset = await g.findTransactionFrom(fromTid, FILE_HEADER_SIZE, end);
-        // Read ahead a few transactions per use, then yield outside it.
-        while (offset < end && queue.length < 16) {
-          const { record, length } = await g.readTransaction(offset);
-          offset += length;
-          if (toTid !== undefined && record.tid > toTid) {
-            offset = end;
-            break;
-          }
-          if (record.tid >= fromTid) queue.push(record);
-        }
-        if (offset >= end) isDone = true;
-      });
-      while (queue.length > 0) yield queue.shift()!;
+    const release = generation.acquire();
+    try {
+      let offset = await generation.findTransactionFrom(fromTid, FILE_HEADER_SIZE, end);
+      while (offset < end) {
+        const { record, length } = await generation.readTransaction(offset);
+        offset += length;
+        if (toTid !== undefined && record.tid > toTid) break;
+        if (record.tid >= fromTid) yield record;
+      }
+    } finally {
+      release();
     }
   }
 

@@ -67,8 +67,10 @@ export class BTree<K extends BTreeKey = BTreeKey, V = unknown> extends Persisten
     if (isGhost(this)) return null;
     const nodes: [BTreeNode, number][] = [];
     let node = this.root;
+    const jar = this[META].jar;
     for (;;) {
       if (isGhost(node)) return null;
+      jar?.touch(node);
       if (node instanceof BTreeBucket) return { bucket: node, nodes };
       const index = upperBound(node.keys, key);
       nodes.push([node, index]);

@@ -150,11 +150,7 @@ export class Connection implements Jar {
       return Promise.reject(new InvalidArgumentError('object', 'it belongs to another connection (another transaction)'));
     }
     if (!meta.isGhost) {
-      if (meta.oid !== undefined && this.loaded.has(meta.oid)) {
-        this.stats.hits++;
-        this.loaded.delete(meta.oid);
-        this.loaded.set(meta.oid, object);
-      }
+      this.touch(object);
       return Promise.resolve();
     }
     const oid = meta.oid!;
@@ -168,6 +164,13 @@ export class Connection implements Jar {
       this.activations.set(oid, activation);
     }
     return activation;
+  }
+
+  touch(object: Persistent): void {
+    const oid = object[META].oid;
+    if (oid === undefined || !this.loaded.delete(oid)) return;
+    this.stats.hits++;
+    this.loaded.set(oid, object);
   }
 
   private applyRecord(object: Persistent, data: Uint8Array, start: Tid, end: Tid | null): void {
@@ -237,6 +240,7 @@ export class Connection implements Jar {
         objectMeta.serial = tid;
         objectMeta.isChanged = false;
         objectMeta.isNew = false;
+        this.loaded.delete(objectMeta.oid!);
         this.loaded.set(objectMeta.oid!, object);
       }
       // Their saved state is the merge, not what this connection holds: load it again next time.

@@ -26,6 +26,8 @@ export interface Jar {
   activate(object: Persistent): Promise<void>;
   /** Called on the first change of an object in a transaction; throws if writes are refused. */
   registerChanged(object: Persistent): void;
+  /** A loaded object was used: counts a cache hit and keeps it among the recently used. */
+  touch(object: Persistent): void;
 }
 
 export interface PersistentMeta {
@@ -228,7 +230,10 @@ export function rawTarget<T extends Persistent>(object: T): T {
 /** Loads `object` if it is a ghost (through its jar); a no-op for loaded or new objects. */
 export async function ensureLoaded(object: Persistent): Promise<void> {
   const meta = object[META];
-  if (!meta.isGhost) return;
+  if (!meta.isGhost) {
+    meta.jar?.touch(meta.self);
+    return;
+  }
   if (meta.jar === undefined) throw new NotLoadedError(describe(meta), meta.oid);
   await meta.jar.activate(meta.self);
 }

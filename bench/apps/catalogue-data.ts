@@ -9,6 +9,8 @@
 export const PRODUCTS_PER_PAGE = 50;
 /** Enough products for 40 catalogue pages; reads spread over them so no single key is hot. */
 export const DEFAULT_PRODUCT_COUNT = 2000;
+/** How many products a zeo catalogue app creates at setup (set by the bench for its children). */
+export const PRODUCTS_ENV = 'ZEO_BENCH_PRODUCTS';
 /** Stock large enough that a long write-heavy run never sells out (an out-of-stock 409 is noise). */
 export const INITIAL_STOCK = 1_000_000_000;
 

@@ -19,6 +19,8 @@ export interface AppLauncher {
   exec: string;
   args(port: number): string[];
   env: Record<string, string>;
+  /** The environment to start from (default the bench's own); zeo children get a cleaned one. */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 export function nodeAppLauncher(spec: NodeAppSpec, env: Record<string, string> = {}): AppLauncher {
@@ -31,12 +33,13 @@ export function nodeAppLauncher(spec: NodeAppSpec, env: Record<string, string> =
 }
 
 /** `zeo appserver --config FILE --port P`: the stand-alone zeo app server. */
-export function zeoAppServerLauncher(configFile: string, env: Record<string, string> = {}): AppLauncher {
+export function zeoAppServerLauncher(configFile: string, baseEnv: NodeJS.ProcessEnv): AppLauncher {
   return {
     kind: 'zeo',
     exec: fileURLToPath(new URL('../../bin/zeo.js', import.meta.url)),
     args: (port) => ['appserver', '--config', configFile, '--port', String(port)],
-    env,
+    env: {},
+    baseEnv,
   };
 }
 

@@ -12,6 +12,7 @@ export async function startClusterTarget(app: AppLauncher, workers: number,
   const port = await freePort();
   const primary = spawnEntry(`cluster of ${workers} (${app.kind})`, new URL('./cluster-primary.js', import.meta.url), {
     env: { ...app.env, [CLUSTER_ENV]: JSON.stringify({ workers, exec: app.exec, args: app.args(port) }) },
+    baseEnv: app.baseEnv,
     isVerbose: options.isVerbose,
   });
   const url = `http://127.0.0.1:${port}`;

@@ -75,6 +75,7 @@ export async function startNginxTarget(nginxPath: string, app: AppLauncher, work
       apps.push(spawnEntry(`app server ${i + 1} (${app.kind})`, pathToFileURL(app.exec), {
         args: app.args(port),
         env: app.env,
+        baseEnv: app.baseEnv,
         isVerbose: options.isVerbose,
       }));
     }

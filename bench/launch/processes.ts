@@ -96,26 +96,29 @@ export class ChildHandle {
     });
   }
 
-  /** Waits for `url` to answer, failing at once (with the child's stderr) if the child exits. */
-  async waitUntilServing(url: string, timeoutMs: number): Promise<void> {
-    const controller = new AbortController();
+  /** Waits for `work`, failing at once (with the child's stderr) if the child exits first. */
+  async whileRunning<T>(work: Promise<T>, what: string): Promise<T> {
+    let check = () => {};
     const exited = new Promise<never>((_, reject) => {
-      const check = () => {
+      check = () => {
         if (!this.hasExited) return;
-        this.waiters.delete(check);
-        reject(new Error(`${this.name} exited (${String(this.exitCode)}) before it answered ${url}` +
+        reject(new Error(`${this.name} exited (${String(this.exitCode)}) before ${what}` +
           (this.stderr ? `; its stderr ends with:\n${this.stderr}` : '')));
       };
       this.waiters.add(check);
-      controller.signal.addEventListener('abort', () => this.waiters.delete(check));
       check();
     });
     exited.catch(() => {});
     try {
-      await Promise.race([waitForHttp(url, timeoutMs), exited]);
+      return await Promise.race([work, exited]);
     } finally {
-      controller.abort();
+      this.waiters.delete(check);
     }
+  }
+
+  /** Waits for `url` to answer below 500 while the child runs. */
+  waitUntilServing(url: string, timeoutMs: number): Promise<void> {
+    return this.whileRunning(waitForHttp(url, timeoutMs), `it answered ${url}`);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child is gone. */
@@ -136,7 +139,10 @@ export class ChildHandle {
 
 export interface SpawnOptions {
   args?: string[];
+  /** Added to `baseEnv`. */
   env?: Record<string, string>;
+  /** The environment the child starts from; default this process's. */
+  baseEnv?: NodeJS.ProcessEnv;
   execArgv?: string[];
   isVerbose?: boolean;
 }
@@ -144,7 +150,7 @@ export interface SpawnOptions {
 /** Forks a compiled bench entry file (a URL relative to the caller's import.meta.url). */
 export function spawnEntry(name: string, entry: URL, options: SpawnOptions = {}): ChildHandle {
   const child = fork(fileURLToPath(entry), options.args ?? [], {
-    env: { ...process.env, ...options.env },
+    env: { ...(options.baseEnv ?? process.env), ...options.env },
     execArgv: options.execArgv ?? [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -153,7 +159,7 @@ export function spawnEntry(name: string, entry: URL, options: SpawnOptions = {})
 
 /** Spawns a non-Node program (nginx) the same way: stderr kept, stopped by pid. */
 export function spawnProgram(name: string, command: string, args: string[], options: SpawnOptions = {}): ChildHandle {
-  const child = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env: { ...(options.baseEnv ?? process.env), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new ChildHandle(name, child, options.isVerbose ?? false);
 }
 
@@ -169,6 +175,28 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Polls a TCP port until it accepts a connection (a storage server is up). */
+export async function waitForTcp(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastProblem = 'no answer';
+  while (Date.now() < deadline) {
+    const isOpen = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', (error) => {
+        lastProblem = error.message;
+        resolve(false);
+      });
+    });
+    if (isOpen) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${host}:${port} did not accept connections within ${timeoutMs} ms (${lastProblem})`);
 }
 
 /** Polls `url` until it answers below 500; rejects with the last problem after `timeoutMs`. */

@@ -48,3 +48,10 @@ export {
   type ClientStorageStats,
   type CacheResetListener,
 } from './storage/client/client-storage.js';
+export {
+  RedisInvalidationPublisher,
+  RedisInvalidationSubscriber,
+  invalidationChannel,
+  type RedisInvalidationPublisherOptions,
+  type RedisInvalidationSubscriberOptions,
+} from './storage/redis-invalidations.js';

@@ -51,10 +51,10 @@ export async function scaleSite(config: ZeoConfig, countText: string | undefined
   if (countText === undefined || !/^\d+$/.test(countText) || Number(countText) < 1) {
     throw new InvalidArgumentError('worker count', `\`zeo scale N\` needs N a positive integer, got ${JSON.stringify(countText ?? '')}`);
   }
-  return callAdmin(config, 'POST', '/_zeo/scale', { workers: Number(countText) });
+  return callAdmin(config, 'POST', `/_zeo/scale?workers=${Number(countText)}`);
 }
 
-export const reloadSite = (config: ZeoConfig) => callAdmin(config, 'POST', '/_zeo/reload', {});
+export const reloadSite = (config: ZeoConfig) => callAdmin(config, 'POST', '/_zeo/reload');
 
 export const siteStatus = (config: ZeoConfig) => callAdmin(config, 'GET', '/_zeo/status');
 

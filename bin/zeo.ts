@@ -42,22 +42,27 @@ const COMMANDS: Record<string, Runner> = {
   async start(args) {
     const { config, file } = await loadFor(args);
     const { runStartMain } = await importPart('../proxy/launch.js', 'runStartMain', 'the site launcher');
-    return (await runStartMain(config, { configFile: file })) ?? 0;
+    return (await runStartMain(config, { configFile: file, reloadConfig: async () => (await loadFor(args)).config })) ?? 0;
   },
   async 'storage-server'(args) {
     const { config } = await loadFor(args);
     const { runStorageServerMain } = await importPart('../storage/server/main.js', 'runStorageServerMain', 'the storage server');
-    return (await runStorageServerMain(config)) ?? 0;
+    const server = (await runStorageServerMain(config)) as { address?: { host: string; port: number } } | number | undefined;
+    // Under `zeo start` (an IPC channel to the launcher): say where we listen, now that we do.
+    if (process.send && typeof server === 'object' && server?.address) {
+      process.send({ type: 'zeo:storage-server-listening', address: server.address });
+    }
+    return keepRunning(server);
   },
   async appserver(args) {
     const { config } = await loadFor(args);
     const { runAppServerMain } = await importPart('../appserver/main.js', 'runAppServerMain', 'the stand-alone app server');
-    return (await runAppServerMain(config)) ?? 0;
+    return keepRunning(await runAppServerMain(config));
   },
   async proxy(args) {
     const { config } = await loadFor(args);
-    const { runProxyMain } = await importPart('../proxy/main.js', 'runProxyMain', 'the router');
-    return (await runProxyMain(config)) ?? 0;
+    const { runProxyMain } = await importPart('../proxy/site.js', 'runProxyMain', 'the router');
+    return (await runProxyMain(config, { reloadConfig: async () => (await loadFor(args)).config })) ?? 0;
   },
   async scale(args) {
     const { scaleSite, formatStatus } = await import('./admin-client.js');
@@ -104,6 +109,14 @@ const COMMANDS: Record<string, Runner> = {
     return 0;
   },
 };
+
+/**
+ * A part's main resolves with an exit code when it is done, or with its running server, in
+ * which case the part's own SIGTERM/SIGINT handlers end the process and we just wait.
+ */
+function keepRunning(result: unknown): Promise<number> {
+  return typeof result === 'number' ? Promise.resolve(result) : new Promise<number>(() => {});
+}
 
 async function loadFor(args: CliArgs): Promise<{ config: ZeoConfig; file: string | null }> {
   const { loadConfigWithSource } = await import('../config/load.js');

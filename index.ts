@@ -19,6 +19,7 @@ export {
   type RevisionCacheStats,
 } from './storage/client-cache.js';
 export { DiskCache, MIN_DISK_CACHE_BYTES, type DiskCacheOptions } from './storage/disk-cache.js';
+export { CacheStack } from './storage/cache-stack.js';
 export { DEFAULTS, type ZeoConfig, type ListenAddress } from './config/schema.js';
 export {
   loadConfig,

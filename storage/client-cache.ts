@@ -20,7 +20,7 @@ export interface RevisionCacheStats {
   /** Loads answered from the cache (load and loadBefore). */
   hits: number;
   misses: number;
-  /** Bytes charged against the bound (data plus per-entry overhead for the memory cache). */
+  /** Bytes charged against the bound: data plus ENTRY_OVERHEAD_BYTES each in memory, whole records on disk. */
   bytes: number;
   /** Revisions held. */
   entries: number;
@@ -125,6 +125,7 @@ export class ClientCache implements RevisionCache {
   }
 
   invalidate(oid: Oid, tid: Tid): void {
+    checkU64(tid, 'tid');
     this.index.endCurrent(oid, tid);
   }
 

@@ -154,6 +154,7 @@ export class DiskCache implements RevisionCache {
   }
 
   invalidate(oid: Oid, tid: Tid): void {
+    checkU64(tid, 'tid');
     if (this.isOff) return;
     if (this.index.endCurrent(oid, tid)) this.append(format.encodeInvalidate(oid, tid));
     this.compactIfOverBound();

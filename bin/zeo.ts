@@ -51,6 +51,8 @@ const COMMANDS: Record<string, Runner> = {
     // Under `zeo start` (an IPC channel to the launcher): say where we listen, now that we do.
     if (process.send && typeof server === 'object' && server?.address) {
       process.send({ type: 'zeo:storage-server-listening', address: server.address });
+      // The launcher is gone (even killed with SIGKILL): shut down as on SIGTERM, leave nothing behind.
+      process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
     }
     return keepRunning(server);
   },

@@ -1,0 +1,121 @@
+// `zeo start`: the whole site on one machine from one config.
+//   1. the storage server, as a child process (proxy/storage-child.ts), restarted if it dies;
+//   2. once it listens: the app-server worker pool, the router and the admin endpoint
+//      (startSite, proxy/site.ts), every worker a ClientStorage of that storage server;
+//   3. a few log lines: where the data lives, how invalidations travel, the URL to open.
+// SIGHUP re-reads the config and resizes the pool. SIGTERM/SIGINT stop the router and the pool
+// first (in-flight requests finish, bounded), then the storage server (SIGTERM, then SIGKILL
+// after a bound), and resolve with exit code 0: nothing is left running.
+// With no config at all this serves the bundled demo shop from ./var/Data.fs.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ListenAddress, ZeoConfig } from '../config/schema.js';
+import { jsonLineLogger, type SiteLogger } from './logger.js';
+import { startSite, waitForStopSignal, workerCount, type Site } from './site.js';
+import { StorageServerChild } from './storage-child.js';
+
+export interface LaunchOptions {
+  log?: SiteLogger;
+  /** The config file the site came from, for the log (null: defaults and environment only). */
+  configFile?: string | null;
+  /** Re-reads the config (SIGHUP); the new worker count is applied at once. */
+  reloadConfig?: () => ZeoConfig | Promise<ZeoConfig>;
+  /** Bound on finishing in-flight requests at shutdown (default: requestTimeoutMs, at most 30 s). */
+  shutdownTimeoutMs?: number;
+}
+
+export interface LaunchedSite {
+  site: Site;
+  storageServer: StorageServerChild;
+  /** Stops router and pool, then the storage server. Safe to call twice. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** host:port as a client dials it: a wildcard listen address is reached over loopback. */
+function dialable({ host, port }: ListenAddress): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return reachable.includes(':') ? `[${reachable}]:${port}` : `${reachable}:${port}`;
+}
+
+/** Folders the storage file and the workers' disk caches go in, made before anything opens them. */
+function makeDataFolders(config: ZeoConfig): void {
+  if (config.storage.kind === 'file') mkdirSync(dirname(resolve(config.storage.path)), { recursive: true });
+  if (config.client.diskCacheDir !== null) mkdirSync(resolve(config.client.diskCacheDir), { recursive: true });
+}
+
+/** Starts storage server, pool, router and admin; resolves once the site answers. */
+export async function launchSite(config: ZeoConfig, options: LaunchOptions = {}): Promise<LaunchedSite> {
+  const log = options.log ?? jsonLineLogger;
+  makeDataFolders(config);
+  const storageServer = new StorageServerChild({ config, log });
+  const address = await storageServer.start();
+  // Workers dial the server that actually listens (its port may have been 0 in the config).
+  const siteConfig: ZeoConfig =
+    config.client.servers.length > 0 ? config : { ...config, client: { ...config.client, servers: [dialable(address)] } };
+  let site: Site;
+  try {
+    site = await startSite(siteConfig, { log });
+  } catch (error) {
+    await storageServer.stop();
+    throw error;
+  }
+  let closing: Promise<void> | null = null;
+  const close = (timeoutMs?: number) => {
+    closing ??= (async () => {
+      try {
+        await site.close(timeoutMs);
+      } finally {
+        await storageServer.stop();
+      }
+    })();
+    return closing;
+  };
+  return { site, storageServer, close };
+}
+
+function describeSite(config: ZeoConfig, launched: LaunchedSite, configFile: string | null | undefined): string[] {
+  const storage = config.storage.kind === 'file' ? `FileStorage ${resolve(config.storage.path)}` : 'MemoryStorage (nothing is kept on disk)';
+  const invalidations = config.redis.url
+    ? `Redis pub/sub at ${config.redis.url.replace(/\/\/[^@/]*@/, '//***@')} (channel ${config.redis.prefix}${config.storage.name})`
+    : 'pushed over each storage connection (no Redis configured)';
+  const app = config.app.module ?? 'the bundled demo shop';
+  return [
+    `zeo: config ${configFile ?? '(none: defaults and environment)'}`,
+    `zeo: storage ${storage}, served on ${dialable(launched.storageServer.address!)} (pid ${launched.storageServer.pid})`,
+    `zeo: invalidations ${invalidations}`,
+    `zeo: ${launched.site.pool.workers.length} workers running ${app}, balancing ${config.router.balancing}`,
+    `zeo: admin on ${launched.site.adminUrl}`,
+    `zeo: site ready at ${launched.site.url}`,
+  ];
+}
+
+/** `zeo start`: runs until SIGTERM/SIGINT, then resolves with the exit code (0 after a clean stop). */
+export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {}): Promise<number> {
+  const log = options.log ?? jsonLineLogger;
+  // Listen for a stop from the very beginning: a SIGTERM during startup must still stop cleanly.
+  const stopSignal = waitForStopSignal();
+  let signalled: NodeJS.Signals | null = null;
+  void stopSignal.then((signal) => (signalled = signal));
+  const launched = await launchSite(config, { ...options, log });
+  for (const line of describeSite(config, launched, options.configFile)) process.stdout.write(line + '\n');
+  log.info('site ready', { url: launched.site.url, adminUrl: launched.site.adminUrl, storagePid: launched.storageServer.pid });
+
+  const onHangup = () => {
+    if (!options.reloadConfig) return log.warn('SIGHUP ignored: no config to re-read');
+    Promise.resolve()
+      .then(() => options.reloadConfig!())
+      .then((fresh) => {
+        log.info('SIGHUP: config re-read', { workers: workerCount(fresh) });
+        return launched.site.pool.applyConfig(fresh, workerCount(fresh));
+      })
+      .catch((error: unknown) => log.error('SIGHUP: config not applied', { error: error instanceof Error ? error.message : String(error) }));
+  };
+  process.on('SIGHUP', onHangup);
+  const signal = signalled ?? (await stopSignal);
+  process.off('SIGHUP', onHangup);
+  log.info('stopping', { signal });
+  await launched.close(options.shutdownTimeoutMs ?? Math.min(config.router.requestTimeoutMs, 30_000));
+  log.info('stopped', { signal });
+  return 0;
+}

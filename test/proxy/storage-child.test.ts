@@ -1,0 +1,73 @@
+// The storage server as a real child process of the launcher: it listens, it is restarted on the
+// same port when killed, and stop() leaves no process behind.
+import { connect } from 'node:net';
+import t from 'tap';
+import { loadConfig } from '../../config/load.js';
+import { silentLogger } from '../../proxy/logger.js';
+import { StorageServerChild } from '../../proxy/storage-child.js';
+
+const config = loadConfig({
+  file: null,
+  env: {},
+  overrides: { storage: { kind: 'memory' }, storageServer: { listen: { host: '127.0.0.1', port: 0 } } },
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+t.test('the child listens, is restarted on the same port after a crash, and stops cleanly', async (t) => {
+  const child = new StorageServerChild({ config, log: silentLogger, stopTimeoutMs: 5_000 });
+  t.teardown(() => child.stop());
+  const address = await child.start();
+  t.not(address.port, 0, 'a real port was picked');
+  t.ok(await canConnect(address.port), 'it accepts connections');
+  const firstPid = child.pid!;
+  t.ok(isAlive(firstPid));
+
+  process.kill(firstPid, 'SIGKILL');
+  await waitFor('the restart', () => child.pid !== null && child.pid !== firstPid && child.restarts === 1);
+  await waitFor('the new child to listen', () => canConnect(address.port));
+  t.notOk(isAlive(firstPid), 'the killed child is gone');
+  t.equal(child.restarts, 1);
+  const secondPid = child.pid!;
+
+  await child.stop();
+  t.notOk(isAlive(secondPid), 'stop() ends the child');
+  t.notOk(await canConnect(address.port), 'nothing listens any more');
+});
+
+t.test('a child that cannot start rejects start() with a clear error', async (t) => {
+  // A port already taken: the child fails to listen and exits.
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const taken = loadConfig({ file: null, env: {}, overrides: { storage: { kind: 'memory' }, storageServer: { listen: { port } } } });
+  const child = new StorageServerChild({ config: taken, log: silentLogger });
+  t.teardown(() => child.stop());
+  await t.rejects(child.start(), { code: 'ZEO_UNAVAILABLE', message: /exited \(code \d+\) before it listened/ });
+  t.equal(child.pid, null, 'no child left running');
+});

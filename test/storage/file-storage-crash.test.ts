@@ -6,7 +6,7 @@
 
 import t from 'tap';
 import { FileStorage } from '../../storage/file-storage.js';
-import { startChild } from './fixtures/child.js';
+import { startChild } from './fixtures/file-storage-child.js';
 import { expectedData, tempStoragePath } from './fixtures/file-storage-helpers.js';
 
 const KILLS = 24;

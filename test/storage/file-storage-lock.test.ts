@@ -5,7 +5,7 @@ import t from 'tap';
 import { access } from 'node:fs/promises';
 import { StorageLockedError } from '../../errors.js';
 import { FileStorage } from '../../storage/file-storage.js';
-import { startChild } from './fixtures/child.js';
+import { startChild } from './fixtures/file-storage-child.js';
 import { tempStoragePath, text } from './fixtures/file-storage-helpers.js';
 
 const HOLDER = './file-storage-holder.js';

@@ -15,6 +15,8 @@ export interface LoadOptions {
   timeoutSeconds?: number;
   /** Called about once a second with requests completed so far. */
   onTick?: (completed: number) => void;
+  /** Stops the step early (the fault scenario ends once the site has recovered). */
+  signal?: AbortSignal;
 }
 
 export interface LoadResult {
@@ -102,6 +104,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     instance.on('response', () => {
       completed++;
     });
+    options.signal?.addEventListener('abort', () => instance.stop(), { once: true });
     const ticker = setInterval(() => options.onTick?.(completed), 1_000);
   });
 }

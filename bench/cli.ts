@@ -1,0 +1,201 @@
+// `zeo bench [site|storage|objects|invalidation] [options]`: the bench's command line. `site`
+// (the default) runs bench/site.ts and prints its table, writing JSON and HTML reports; the
+// others are dispatched to their own bench modules (imported lazily, with flags passed as an
+// options object: `--objects 500 --runs 3` -> {objects: 500, runs: 3}).
+
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfigWithSource } from '../config/load.js';
+import type { ZeoConfig } from '../config/schema.js';
+import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_PRODUCT_COUNT } from './apps/catalogue-data.js';
+import { DEFAULT_POSTGRES_URL } from './baselines/postgres-app.js';
+import { assertLocalUrl } from './load.js';
+import { formatTextReport, writeReports } from './report.js';
+import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios.js';
+import { runSiteBench, type SiteBenchOptions } from './site.js';
+import type { TargetName } from './targets.js';
+
+export const BENCH_USAGE = `usage: zeo bench [site|storage|objects|invalidation] [options]
+
+zeo bench site (the default): the site and its baselines under autocannon load
+  -c, --config FILE        config to launch the site from (default: the usual lookup)
+      --url URL            drive a running site at URL instead (127.0.0.1 only; no baselines)
+      --admin-url URL      its admin endpoint, for /_zeo/status (with --url)
+      --workers 1,2,4      worker counts to sweep (default: the config's workers.count)
+      --duration S         seconds per measured step (default 10)
+      --warmup S           seconds of warm-up before each step (default 3)
+      --connections N      concurrent connections (default 32)
+      --scenarios LIST     ${SCENARIO_NAMES.join(',')} (default all)
+      --targets LIST       site,cluster,nginx,postgres (default all; nginx only if installed)
+      --fault-workers N    workers for the hang+crash run (default 3); --no-faults skips it
+      --products N         catalogue size (default ${DEFAULT_PRODUCT_COUNT})
+      --postgres-url URL   for the PostgreSQL baseline (default ${DEFAULT_POSTGRES_URL})
+      --out DIR            where the JSON and HTML reports go (default bench/results)
+      --verbose            show the children's output
+zeo bench storage|objects|invalidation [--name value ...]: the lower-level benchmarks
+`;
+
+const ALL_TARGETS: TargetName[] = ['site', 'cluster', 'nginx', 'postgres'];
+const RESULTS_FOLDER = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+const OTHER_BENCHES: Record<string, { module: string; exportName: string }> = {
+  storage: { module: './storage.js', exportName: 'runStorageBench' },
+  objects: { module: './objects.js', exportName: 'runObjectsBench' },
+  invalidation: { module: './invalidation.js', exportName: 'runInvalidationBench' },
+};
+
+function positiveInteger(flag: string, text: string, max = 1_000_000): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > max) {
+    throw new InvalidArgumentError(flag, `${JSON.stringify(text)} is not a whole number from 1 to ${max}`);
+  }
+  return value;
+}
+
+function list<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
+  const items = text.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) {
+      throw new InvalidArgumentError(flag, `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`);
+    }
+  }
+  if (items.length === 0) throw new InvalidArgumentError(flag, 'needs at least one name');
+  return [...new Set(items)] as T[];
+}
+
+export type ParsedBenchArgs =
+  | { kind: 'help' }
+  | { kind: 'other'; what: string; options: Record<string, unknown> }
+  | { kind: 'site'; configFile: string | undefined; options: Omit<SiteBenchOptions, 'baseConfig' | 'log' | 'command' | 'workers'> & { workers: number[] | null }; outFolder: string };
+
+/** `--objects 500 --fast` -> {objects: 500, fast: true}; a comma in a value makes a list. */
+export function flagsToOptions(args: readonly string[]): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) throw new InvalidArgumentError(arg, 'expected --name [value]');
+    const name = arg.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const next = args[i + 1];
+    if (next === undefined || next.startsWith('--')) {
+      options[name] = true;
+      continue;
+    }
+    i++;
+    const parse = (text: string) => (/^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text);
+    options[name] = next.includes(',') ? next.split(',').map(parse) : parse(next);
+  }
+  return options;
+}
+
+/** Parses `zeo bench` arguments (pure; exported for tests). */
+export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
+  const first = args[0];
+  const what = first && !first.startsWith('-') ? first : 'site';
+  const rest = first && !first.startsWith('-') ? args.slice(1) : args;
+  if (rest.includes('--help') || rest.includes('-h') || what === 'help') return { kind: 'help' };
+  if (OTHER_BENCHES[what]) return { kind: 'other', what, options: flagsToOptions(rest) };
+  if (what !== 'site') {
+    throw new InvalidArgumentError('zeo bench', `unknown benchmark ${JSON.stringify(what)}; use site, storage, objects or invalidation`);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      strict: true,
+      options: {
+        config: { type: 'string', short: 'c' }, url: { type: 'string' }, 'admin-url': { type: 'string' },
+        workers: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
+        connections: { type: 'string' }, scenarios: { type: 'string' }, targets: { type: 'string' },
+        'fault-workers': { type: 'string' }, 'no-faults': { type: 'boolean' }, products: { type: 'string' },
+        'postgres-url': { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new InvalidArgumentError('zeo bench', `${(error as Error).message}; \`zeo bench --help\` lists the options`);
+  }
+  const v = parsed.values;
+  if (parsed.positionals.length) throw new InvalidArgumentError('zeo bench', `unexpected ${parsed.positionals.join(' ')}`);
+  const url = v.url ? assertLocalUrl(v.url).origin : null;
+  const adminUrl = v['admin-url'] ? assertLocalUrl(v['admin-url']).origin : null;
+  const warmupSeconds = v.warmup === undefined ? 3 : v.warmup === '0' ? 0 : positiveInteger('--warmup', v.warmup, 600);
+  return {
+    kind: 'site',
+    configFile: v.config,
+    outFolder: v.out ?? RESULTS_FOLDER,
+    options: {
+      url,
+      adminUrl,
+      workers: v.workers ? v.workers.split(',').map((w) => positiveInteger('--workers', w.trim(), 256)) : null,
+      durationSeconds: v.duration ? positiveInteger('--duration', v.duration, 3_600) : 10,
+      warmupSeconds,
+      connections: v.connections ? positiveInteger('--connections', v.connections, 10_000) : 32,
+      scenarios: v.scenarios ? list<ScenarioName>('--scenarios', v.scenarios, SCENARIO_NAMES) : [...SCENARIO_NAMES],
+      targets: v.targets ? list<TargetName>('--targets', v.targets, ALL_TARGETS) : [...ALL_TARGETS],
+      faultWorkers: v['no-faults'] ? null : v['fault-workers'] ? positiveInteger('--fault-workers', v['fault-workers'], 256) : 3,
+      productCount: v.products ? positiveInteger('--products', v.products, 1_000_000) : DEFAULT_PRODUCT_COUNT,
+      postgresUrl: v['postgres-url'] ?? DEFAULT_POSTGRES_URL,
+      postgresPoolSize: 8,
+      isVerbose: v.verbose ?? false,
+    },
+  };
+}
+
+async function runOther(what: string, options: Record<string, unknown>): Promise<number> {
+  const source = OTHER_BENCHES[what]!;
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = (await import(source.module)) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(error).includes(source.module.slice(2))) {
+      process.stderr.write(`zeo bench ${what}: not available in this build (bench/${source.module.slice(2, -3)}.ts is missing)\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const run = loaded[source.exportName];
+  if (typeof run !== 'function') {
+    process.stderr.write(`zeo bench ${what}: bench/${source.module.slice(2, -3)}.ts has no ${source.exportName}()\n`);
+    return 1;
+  }
+  const result: unknown = await run(options);
+  return typeof result === 'number' ? result : 0;
+}
+
+const configWorkers = (config: ZeoConfig) => (config.workers.count === 'auto' ? availableParallelism() : config.workers.count);
+
+export async function runBenchCli(args: string[]): Promise<number> {
+  const parsed = parseBenchArgs(args);
+  if (parsed.kind === 'help') {
+    process.stdout.write(BENCH_USAGE);
+    return 0;
+  }
+  if (parsed.kind === 'other') return runOther(parsed.what, parsed.options);
+  const { config } = loadConfigWithSource({ file: parsed.configFile });
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write('zeo bench: stopping after the current step (Ctrl-C again to quit at once)\n');
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const results = await runSiteBench({
+      ...parsed.options,
+      workers: parsed.options.workers ?? [configWorkers(config)],
+      baseConfig: config,
+      command: `zeo bench ${args.join(' ')}`.trim(),
+      log: (line) => process.stderr.write(line + '\n'),
+      signal: interrupt.signal,
+    });
+    process.stdout.write(formatTextReport(results));
+    const written = await writeReports(results, parsed.outFolder);
+    process.stdout.write(`\nwrote ${written.json}\nwrote ${written.html}\n`);
+    return results.steps.some((step) => step.error) || results.faults.some((fault) => fault.error) ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

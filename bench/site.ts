@@ -1,0 +1,193 @@
+// `zeo bench` (site): one run that measures the zeo site and its baselines on the same catalogue
+// and data, on this machine, in one go. For each worker count, each target is started fresh
+// (its own storage or schema), warmed up, and driven through each scenario by autocannon; the
+// site's /_zeo/status is read around every step. Then the fault scenario runs on the site (and
+// on the cluster baseline, for contrast). Progress goes to `log` (stderr), one line per step.
+
+import type { ZeoConfig } from '../config/schema.js';
+import { FAULTS_ENV } from './apps/faults.js';
+import { nodeAppLauncher } from './baselines/app-spec.js';
+import { startClusterTarget } from './baselines/cluster.js';
+import { findNginx, startNginxTarget } from './baselines/nginx.js';
+import { createCatalogueSchema, dropCatalogueSchema, newSchemaName } from './baselines/postgres-app.js';
+import { runFaultScenario } from './fault-run.js';
+import { checkGoals } from './goals.js';
+import { startSiteTarget, startWithStorageServer, type ZeoLaunchOptions } from './launch/zeo-site.js';
+import { runLoad, type LoadResult } from './load.js';
+import { describeMachine } from './machine.js';
+import { formatCount, formatMs } from './report-table.js';
+import type { BenchRunOptions, FaultResult, SiteBenchResults, StepResult } from './results.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+import { countersBetween, readStatus } from './site-status.js';
+import { type RunningTarget, TARGET_DESCRIPTIONS, type TargetName } from './targets.js';
+
+export interface SiteBenchOptions extends BenchRunOptions {
+  /** Drive an already running site instead of launching anything (no baselines). */
+  url: string | null;
+  adminUrl: string | null;
+  baseConfig: ZeoConfig;
+  postgresUrl: string;
+  /** PostgreSQL pool size per app process of the PostgreSQL baseline. */
+  postgresPoolSize: number;
+  command: string;
+  isVerbose: boolean;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Ends the run between steps when the user interrupts it; the finally blocks clean up. */
+class Interrupted extends Error {}
+
+function summary(load: LoadResult): string {
+  return `${formatCount(load.requestsPerSecond)} req/s, p50 ${formatMs(load.latencyMs.p50)} ms, ` +
+    `p99 ${formatMs(load.latencyMs.p99)} ms, ${load.errors} errors, ${load.non2xx} non-2xx`;
+}
+
+export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBenchResults> {
+  const machine = describeMachine();
+  const notes: string[] = [];
+  const steps: StepResult[] = [];
+  const faults: FaultResult[] = [];
+  let targets = [...options.targets];
+  const nginxPath = targets.includes('nginx') ? findNginx() : null;
+  if (targets.includes('nginx') && !nginxPath) {
+    notes.push('nginx is not installed: the nginx baseline was skipped (install nginx to measure it)');
+    targets = targets.filter((t) => t !== 'nginx');
+  }
+  if (options.url) {
+    notes.push(`drove the running site at ${options.url}; no baselines (they need the same launch)`);
+    targets = ['site'];
+  }
+  const faultTargets = options.faultWorkers && !options.url
+    ? targets.filter((t): t is TargetName => t === 'site' || t === 'cluster')
+    : options.faultWorkers && options.url ? ['site' as const] : [];
+  const total = (options.url ? 1 : options.workers.length) * targets.length * options.scenarios.length + faultTargets.length;
+  let stepNumber = 0;
+  const progress = (text: string) => options.log(`[${++stepNumber}/${total}] ${text}`);
+  const checkInterrupted = () => {
+    if (options.signal?.aborted) throw new Interrupted('interrupted');
+  };
+
+  const schema = targets.includes('postgres') ? newSchemaName() : null;
+  const zeoOptions = (workers: number, isFaultable: boolean): ZeoLaunchOptions => ({
+    baseConfig: options.baseConfig, workers, productCount: options.productCount, isFaultable,
+    isVerbose: options.isVerbose,
+  });
+  const start = async (target: TargetName, workers: number, isFaultable: boolean): Promise<RunningTarget> => {
+    if (options.url) {
+      return { url: options.url, adminUrl: options.adminUrl, workerExits: () => 0, close: async () => {} };
+    }
+    switch (target) {
+      case 'site':
+        return startSiteTarget(zeoOptions(workers, isFaultable));
+      case 'cluster':
+        return startWithStorageServer(zeoOptions(workers, isFaultable), (app) => startClusterTarget(app, workers, options));
+      case 'nginx':
+        return startWithStorageServer(zeoOptions(workers, isFaultable), (app) => startNginxTarget(nginxPath!, app, workers, options));
+      case 'postgres':
+        return startClusterTarget(nodeAppLauncher({
+          kind: 'postgres', productCount: options.productCount, connectionString: options.postgresUrl,
+          schema: schema!, poolSize: options.postgresPoolSize,
+        }, isFaultable ? { [FAULTS_ENV]: '1' } : {}), workers, options);
+    }
+  };
+  const drive = (url: string, scenario: Scenario, seconds: number) => runLoad({
+    url, scenario, durationSeconds: seconds, connections: options.connections, productCount: options.productCount,
+    signal: options.signal,
+  });
+
+  try {
+    if (schema) {
+      options.log(`creating PostgreSQL schema ${schema} with ${options.productCount} products`);
+      await createCatalogueSchema(options.postgresUrl, schema, options.productCount);
+    }
+    const workerCounts = options.url ? [0] : options.workers;
+    for (const requestedWorkers of workerCounts) {
+      for (const targetName of targets) {
+        checkInterrupted();
+        let workers = requestedWorkers;
+        let target: RunningTarget | null = null;
+        try {
+          target = await start(targetName, workers, false);
+          if (options.url && target.adminUrl) {
+            const reading = await readStatus(target.adminUrl);
+            if (reading) workers = reading.workers.length;
+          }
+          for (const name of options.scenarios) {
+            checkInterrupted();
+            const scenario = SCENARIOS[name];
+            progress(`${targetName} · ${workers} workers · ${name}: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s`);
+            if (options.warmupSeconds > 0) await drive(target.url, scenario, options.warmupSeconds);
+            const before = target.adminUrl ? await readStatus(target.adminUrl) : null;
+            const load = await drive(target.url, scenario, options.durationSeconds);
+            const after = target.adminUrl ? await readStatus(target.adminUrl) : null;
+            const site = target.adminUrl ? countersBetween(before, after) : null;
+            steps.push({ target: targetName, workers, scenario: name, load, site });
+            options.log(`    ${summary(load)}`);
+          }
+        } catch (error) {
+          if (error instanceof Interrupted) throw error;
+          const message = error instanceof Error ? error.message : String(error);
+          options.log(`    ${targetName} with ${workers} workers failed: ${message}`);
+          notes.push(`${targetName} with ${workers} workers failed: ${message.split('\n')[0]}`);
+          for (const name of options.scenarios) {
+            if (!steps.some((s) => s.target === targetName && s.workers === workers && s.scenario === name)) {
+              steps.push({ target: targetName, workers, scenario: name, load: null, site: null, error: message });
+            }
+          }
+        } finally {
+          await target?.close();
+        }
+      }
+    }
+    for (const targetName of faultTargets) {
+      checkInterrupted();
+      const workers = options.faultWorkers!;
+      progress(`${targetName} · ${workers} workers · fault: read-mostly while one worker hangs and one crashes`);
+      let target: RunningTarget | null = null;
+      try {
+        target = await start(targetName, workers, true);
+        const result = await runFaultScenario({
+          target, targetName, workers, connections: options.connections, productCount: options.productCount,
+          maxSeconds: 90, recoverySeconds: 15, log: options.log,
+        });
+        faults.push(result);
+        options.log(`    ${result.failedRequests} failed requests; ${result.load ? summary(result.load) : ''}`);
+      } catch (error) {
+        if (error instanceof Interrupted) throw error;
+        const message = error instanceof Error ? error.message : String(error);
+        options.log(`    fault run on ${targetName} failed: ${message}`);
+        faults.push({ target: targetName, workers, load: null, failedRequests: null,
+          hang: { skipMs: null, replaceMs: null }, crash: { skipMs: null, replaceMs: null }, notes: [], error: message.split('\n')[0] });
+      } finally {
+        await target?.close();
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Interrupted)) throw error;
+    notes.push('interrupted: the results are partial');
+  } finally {
+    if (schema) await dropCatalogueSchema(options.postgresUrl, schema).catch((error: unknown) => {
+      options.log(`could not drop PostgreSQL schema ${schema}: ${String(error)}`);
+    });
+  }
+
+  const targetDescriptions: Partial<Record<TargetName, string>> = {};
+  for (const target of targets) targetDescriptions[target] = options.url && target === 'site'
+    ? `the running site at ${options.url}` : TARGET_DESCRIPTIONS[target];
+  return {
+    kind: 'zeo-bench-site',
+    command: options.command,
+    machine,
+    options: {
+      workers: options.workers, scenarios: options.scenarios, targets, durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds, connections: options.connections, productCount: options.productCount,
+      faultWorkers: options.faultWorkers,
+    },
+    targetDescriptions,
+    steps,
+    faults,
+    goals: checkGoals(steps, faults),
+    notes,
+  };
+}

@@ -91,17 +91,15 @@ export class BTree<K extends BTreeKey = BTreeKey, V = unknown> extends Persisten
     }
   }
 
-  /** Runs `write` on the path at once when it is loaded (see the header), else after loading. */
+  /**
+   * Runs `write` on the path at once when it is loaded (see the header), else after loading.
+   * On a loaded path an error (a bad key, a read-only transaction) is thrown at once rather than
+   * as a rejected promise, so a forgotten await cannot turn it into an unhandled rejection.
+   */
   private write<R>(key: K, write: (path: Path) => R): Promise<R> {
     checkKey(key);
     const path = this.findLoaded(key);
-    if (path !== null && !isGhost(this.count)) {
-      try {
-        return Promise.resolve(write(path));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
+    if (path !== null && !isGhost(this.count)) return Promise.resolve(write(path));
     return (async () => {
       const found = await this.find(key);
       await ensureLoaded(this.count);

@@ -9,7 +9,7 @@
 // caller, who retries the whole transaction.
 
 import type { ConflictError } from '../../errors.js';
-import { isConflict, type Oid, type Storage, type StoreRequest, type Tid, type TransactionMeta } from '../contract.js';
+import { isConflict, type CommitRequest, type Oid, type Storage, type StoreRequest, type Tid } from '../contract.js';
 import type { Persistent, PersistentClass } from './persistent.js';
 import { decodeRecord, encodeResolvedState } from './serializer.js';
 
@@ -34,14 +34,14 @@ export interface ResolvedCommit {
 
 export async function commitResolvingConflicts(
   storage: Storage,
-  stores: StoreRequest[],
+  request: CommitRequest & { stores: StoreRequest[] },
   objects: ReadonlyMap<Oid, Persistent>,
-  meta: TransactionMeta,
 ): Promise<ResolvedCommit> {
+  const { stores } = request;
   const resolved = new Set<Oid>();
   for (let round = 0; ; round++) {
     try {
-      const result = await storage.commit({ stores, meta });
+      const result = await storage.commit(request);
       return { tid: result.tid, resolved };
     } catch (error) {
       if (!isConflict(error) || round >= MAX_RESOLUTION_ROUNDS) throw error;

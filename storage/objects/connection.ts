@@ -39,6 +39,8 @@ export class Connection implements Jar {
   private readonly identity = new Map<Oid, WeakRef<Persistent>>();
   private readonly loaded = new Map<Oid, Persistent>();
   private readonly changed: Persistent[] = [];
+  /** Objects read whose revision must still be current at commit (tx.readCurrent). */
+  private readonly mustBeCurrent = new Map<Oid, Persistent>();
   private readonly activations = new Map<Oid, Promise<void>>();
   private readonly collected = new FinalizationRegistry<Oid>((oid) => {
     if (this.identity.get(oid)?.deref() === undefined) this.identity.delete(oid);
@@ -200,6 +202,15 @@ export class Connection implements Jar {
     this.changed.push(object);
   }
 
+  /** The commit fails with a read conflict if `object` changed after this snapshot. */
+  readCurrent(object: Persistent): void {
+    const meta = object[META];
+    if (meta.jar !== this || meta.isGhost || meta.oid === undefined) {
+      throw new InvalidArgumentError('object', 'readCurrent needs an object loaded in this transaction');
+    }
+    this.mustBeCurrent.set(meta.oid, object);
+  }
+
   get hasChanges(): boolean {
     return this.changed.length > 0;
   }
@@ -233,7 +244,10 @@ export class Connection implements Jar {
         byOid.set(meta.oid!, object);
         i++;
       }
-      const { tid, resolved } = await commitResolvingConflicts(this.settings.storage, stores, byOid, meta);
+      const readCurrent = [...this.mustBeCurrent]
+        .filter(([oid]) => !byOid.has(oid))
+        .map(([oid, object]) => ({ oid, tid: object[META].serial }));
+      const { tid, resolved } = await commitResolvingConflicts(this.settings.storage, { stores, readCurrent, meta }, byOid);
       this.ownTids.add(tid);
       for (const object of queue) {
         const objectMeta = object[META];
@@ -309,6 +323,7 @@ export class Connection implements Jar {
       }
     }
     this.changed.length = 0;
+    this.mustBeCurrent.clear();
     this.isInTransaction = false;
     this.evict();
   }

@@ -62,6 +62,16 @@ export class Transaction {
     return this.connection.get(oid);
   }
 
+  /**
+   * Makes the commit fail with a (read) ConflictError if `object` was changed by another
+   * transaction after this snapshot, although this one only read it. Use it when a write here
+   * depends on the object's value (checking a balance that another transaction may lower).
+   */
+  readCurrent(object: Persistent): void {
+    this.assertActive('readCurrent');
+    this.connection.readCurrent(object);
+  }
+
   /** True when the transaction changed or created persistent objects. */
   hasChanges(): boolean {
     return this.connection.hasChanges;

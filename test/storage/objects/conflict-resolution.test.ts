@@ -94,3 +94,23 @@ t.test('a class without resolveConflict conflicts; so does a mix of resolvable a
   });
   t.same(state, ['first', 11], 'the losing transaction left no trace');
 });
+
+t.test('tx.readCurrent: a write based on an object another transaction changed fails as a read conflict', async (t) => {
+  const db = await setUp(t);
+  const first = await db.begin();
+  const second = await db.begin();
+  const note = (await (await first.root()).get('note')) as Note;
+  first.readCurrent(note);
+  ((await (await first.root()).get('tally')) as Tally).hits = 100; // decided from the note's value
+  ((await (await second.root()).get('note')) as Note).text = 'changed';
+  await second.commit();
+  const error = (await first.commit().catch((e: unknown) => e)) as ConflictError;
+  t.ok(error instanceof ConflictError);
+  t.equal(error.isReadConflict, true);
+  t.equal(error.oid, Persistent.oidOf(note));
+  const third = await db.begin();
+  const fresh = (await (await third.root()).get('note')) as Note;
+  third.readCurrent(fresh);
+  ((await (await third.root()).get('tally')) as Tally).hits = 100;
+  t.equal(typeof (await third.commit()), 'bigint', 'unchanged since the snapshot: commits');
+});

@@ -74,14 +74,18 @@ t.test('snapshot isolation for objects not loaded before the commit', async (t) 
   await db.transaction(async (tx) => {
     (await tx.root()).set('a', Object.assign(new Account(), { balance: 1 }));
   });
-  const reader = await db.begin();
+  // A second DB has an empty cache: `a` is loaded from the storage after the commit.
+  const readerDb = await DB.open(db.storage, { classes: [Account] });
+  const reader = await readerDb.begin();
   const root = await reader.root();
   await db.transaction(async (tx) => {
     ((await (await tx.root()).get('a')) as Account).balance = 5;
   });
   t.equal(((await root.get('a')) as Account).balance, 1, 'loaded after the commit, at the old snapshot');
   await reader.abort();
+  t.equal(await readerDb.read(async (tx) => ((await (await tx.root()).get('a')) as Account).balance), 5);
   await db.close();
+  await readerDb.close();
 });
 
 t.test('tx.commit returns the new TID; begin/commit/abort by hand', async (t) => {

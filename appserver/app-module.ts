@@ -4,33 +4,15 @@
 // in every worker thread, opens a DB over the worker's own storage, and runs each request in its
 // own transaction, handing the handler an AppContext.
 //
-// The object-layer types (DB, Transaction, PersistentMap, PersistentClass) are described here
-// structurally, by the members the app server and a site rely on, so this file stays the one
-// place a site reads to learn the contract; the object layer's classes satisfy them.
+// The object-layer types a site meets (DB, Transaction, PersistentMap, PersistentClass) are
+// re-exported here, so this file is the one place a site reads to learn the contract.
 
-/** A persistent mapping (the root object is one): keys to values, loaded lazily. */
-export interface PersistentMap<K, V> {
-  get(key: K): Promise<V | undefined>;
-  set(key: K, value: V): void;
-  has(key: K): boolean | Promise<boolean>;
-  delete(key: K): boolean | void;
-}
+import type { DB } from '../storage/objects/db.js';
+import type { PersistentClass } from '../storage/objects/persistent.js';
+import type { PersistentMap } from '../storage/objects/persistent-map.js';
+import type { Transaction } from '../storage/objects/transaction.js';
 
-/** A class of persistent objects, registered with the DB so records decode to it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type PersistentClass = abstract new (...args: any[]) => object;
-
-/** The request's transaction (object layer): reads see one snapshot; writes commit together. */
-export interface Transaction {
-  root(): Promise<PersistentMap<string, unknown>>;
-  /** Loads the state of a persistent object reached by reference. */
-  load<T extends object>(object: T): Promise<T>;
-}
-
-/** The object database over one storage (object layer). */
-export interface DB {
-  transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options?: { attempts?: number }): Promise<T>;
-}
+export type { DB, PersistentClass, PersistentMap, Transaction };
 
 /** What a handler gets with each request. */
 export interface AppContext {

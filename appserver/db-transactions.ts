@@ -1,20 +1,39 @@
 // The bridge from the object layer's DB to the request runner: opens a DB over the app server's
 // storage with the site's classes, runs the site's setup once, and begins one transaction per
-// request at the storage's current snapshot.
+// request at the storage's current snapshot (db.begin reads storage.lastTransaction()).
 
 import type { ZeoConfig } from '../config/schema.js';
 import type { Storage } from '../storage/contract.js';
+import { DB } from '../storage/objects/db.js';
 import type { AppModule } from './app-module.js';
-import type { TransactionSource } from './request-runner.js';
+import type { RequestTransaction, TransactionSource } from './request-runner.js';
 
 export interface OpenedDatabase {
+  db: DB;
   transactions: TransactionSource;
-  close(): Promise<void>;
 }
 
 export async function openDatabase(storage: Storage, app: AppModule, config: ZeoConfig): Promise<OpenedDatabase> {
-  void storage;
-  void app;
-  void config;
-  throw new Error('the object layer (storage/objects) is not available yet');
+  const db = await DB.open(storage, { classes: app.classes ?? [], cacheSize: config.workers.objectCacheSize });
+  try {
+    // Every worker runs setup; it must be idempotent, and its transactions retry on conflict.
+    if (app.setup) await app.setup(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const transactions: TransactionSource = {
+    async begin(): Promise<RequestTransaction> {
+      const tx = await db.begin();
+      return {
+        tx,
+        root: () => tx.root(),
+        hasChanges: () => tx.hasChanges(),
+        // commit() returns null only when nothing changed, which the runner checks first.
+        commit: async () => (await tx.commit()) ?? db.lastTid,
+        abort: () => tx.abort(),
+      };
+    },
+  };
+  return { db, transactions };
 }

@@ -9,13 +9,15 @@ import { toHex } from '../storage/tid.js';
 import type { RunnerStats } from './request-runner.js';
 import type { WorkerHealth } from './worker-protocol.js';
 
-/** Optional members a storage client may have; each is read only if present. */
-export interface ObservableStorage {
-  readonly lastTid?: bigint;
-  readonly isConnected?: boolean;
-  /** The storage server's last TID as last heard (ClientStorage). */
-  readonly serverLastTid?: bigint;
-  stats?(): Record<string, unknown>;
+/** What the sampler reads about the worker's storage and DB; site-runtime.ts builds it. */
+export interface StorageProbe {
+  /** The client's snapshot TID (every invalidation up to it applied). */
+  lastTid(): bigint | null;
+  /** The storage server's last TID as last heard, when known. */
+  serverLastTid(): bigint | null;
+  isConnected(): boolean;
+  /** Cache statistics, any nesting; every {hits, misses} pair becomes a hit rate. */
+  cacheStats(): Record<string, unknown>;
 }
 
 const NS_PER_MS = 1e6;
@@ -31,18 +33,18 @@ export class HealthSampler {
   }
 
   /** A report; the event-loop delay covers the time since the previous report. */
-  sample(stats: RunnerStats, storage: ObservableStorage | null): WorkerHealth {
+  sample(stats: RunnerStats, storage: StorageProbe | null): WorkerHealth {
     const meanNs = this.histogram.count > 0 ? this.histogram.mean : 0;
     const maxNs = this.histogram.count > 0 ? this.histogram.max : 0;
     this.histogram.reset();
-    const lastTid = storage?.lastTid;
-    const serverLastTid = storage?.serverLastTid;
+    const lastTid = storage?.lastTid() ?? null;
+    const serverLastTid = storage?.serverLastTid() ?? null;
     return {
       workerId: this.workerId,
       eventLoopDelayMeanMs: round(meanNs / NS_PER_MS),
       eventLoopDelayMaxMs: round(maxNs / NS_PER_MS),
       heapUsedBytes: getHeapStatistics().used_heap_size,
-      isStorageConnected: storage?.isConnected ?? true,
+      isStorageConnected: storage?.isConnected() ?? true,
       inFlight: stats.inFlight,
       served: stats.served,
       errors: stats.errors,
@@ -51,12 +53,12 @@ export class HealthSampler {
       cacheHitRates: cacheHitRates(storage),
       // TIDs carry their commit time in the high bits (storage/tid.ts), so the TID gap is a time gap.
       storageLagMs:
-        lastTid !== undefined && serverLastTid !== undefined && serverLastTid > lastTid
-          ? Number((serverLastTid - lastTid) >> 16n)
-          : lastTid !== undefined && serverLastTid !== undefined
-            ? 0
-            : null,
-      lastTid: lastTid !== undefined ? toHex(lastTid) : null,
+        lastTid !== null && serverLastTid !== null
+          ? serverLastTid > lastTid
+            ? Number((serverLastTid - lastTid) >> 16n)
+            : 0
+          : null,
+      lastTid: lastTid !== null ? toHex(lastTid) : null,
     };
   }
 
@@ -66,11 +68,11 @@ export class HealthSampler {
 }
 
 /** Hit rates from whatever stats the storage client offers: any `{hits, misses}` pair. */
-function cacheHitRates(storage: ObservableStorage | null): Record<string, number> {
+function cacheHitRates(storage: StorageProbe | null): Record<string, number> {
   const rates: Record<string, number> = {};
   let stats: Record<string, unknown> | undefined;
   try {
-    stats = storage?.stats?.();
+    stats = storage?.cacheStats();
   } catch {
     return rates;
   }

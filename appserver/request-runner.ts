@@ -40,10 +40,14 @@ export interface TransactionSource {
   begin(): Promise<RequestTransaction>;
 }
 
-/** The part of a storage client the runner needs for read-your-writes (ClientStorage has it). */
+/**
+ * The part of a storage the runner needs for read-your-writes: its snapshot TID
+ * (lastTransaction, no network for a ClientStorage) and, for a storage that can lag behind
+ * (ClientStorage), a way to wait until it has caught up.
+ */
 export interface CatchUpStorage {
-  readonly lastTid?: bigint;
-  sync?(tid: bigint): Promise<unknown>;
+  lastTransaction(): Promise<bigint>;
+  sync?(tid: bigint, timeoutMs?: number): Promise<unknown>;
 }
 
 export type LogFunction = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -69,6 +73,7 @@ export interface RunnerStats {
 }
 
 const BODYLESS = new Set(['GET', 'HEAD']);
+const CONFLICT_BACKOFF_MS = 2;
 
 function textResponse(status: number, text: string, headers: Record<string, string> = {}): Response {
   return new Response(text + '\n', { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
@@ -126,8 +131,8 @@ export class RequestRunner {
   private async runCaughtUp(data: RequestData): Promise<Response> {
     const { storage, syncTimeoutMs } = this.options;
     const wanted = requestedTid(data.headers);
-    if (wanted !== null && storage?.sync && storage.lastTid !== undefined && wanted > storage.lastTid) {
-      const isCaughtUp = await waitBounded(storage.sync(wanted), syncTimeoutMs);
+    if (wanted !== null && storage?.sync && wanted > (await storage.lastTransaction())) {
+      const isCaughtUp = await waitBounded(storage.sync(wanted, syncTimeoutMs), syncTimeoutMs);
       if (!isCaughtUp) {
         return textResponse(
           503,
@@ -149,6 +154,8 @@ export class RequestRunner {
         if (isConflict(error)) {
           if (!sawConflict) this.stats.conflicts++;
           sawConflict = true;
+          // A short, growing, jittered pause, so that the same writers do not collide again in step.
+          if (attempt < conflictRetries) await sleep(CONFLICT_BACKOFF_MS * 2 ** attempt * (0.5 + Math.random()));
           continue;
         }
         log('error', 'request failed', { method: data.method, url: data.url, error: describe(error) });
@@ -219,6 +226,10 @@ async function waitBounded(promise: Promise<unknown>, timeoutMs: number): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function describe(error: unknown): string {

@@ -39,8 +39,8 @@ export interface CommitTarget {
   readonly name: string;
   /** The current file and index (pack swaps them, under the commit lock). */
   readonly generation: FileGeneration;
-  /** True once close() began: new commits are refused. */
-  readonly isClosing: boolean;
+  /** True once close() is done; commits queued before close are still written. */
+  readonly isClosed: boolean;
   readonly listeners: InvalidationListeners;
   /** Called after each durable batch (periodic index saving). */
   afterWrite(): void;
@@ -149,7 +149,7 @@ export class FileCommitter {
     readCurrent: readonly ReadCurrentRequest[],
     written: ReadonlyMap<Oid, Tid> = new Map(),
   ): Promise<void> {
-    if (this.target.isClosing) throw new StorageClosedError(this.target.name);
+    if (this.target.isClosed) throw new StorageClosedError(this.target.name);
     const generation = this.target.generation;
     const current = new Map<Oid, Tid | undefined>();
     for (const { oid } of [...stores, ...readCurrent]) {

@@ -55,6 +55,7 @@ export interface FileOpenInfo {
 }
 
 const DEFAULT_INDEX_SAVE_BYTES = 256 * 1024 * 1024;
+const INDEX_SAVE_AFTER_SCAN_BYTES = 8 * 1024 * 1024;
 
 export class FileStorage implements Storage {
   readonly name: string;
@@ -102,7 +103,10 @@ export class FileStorage implements Storage {
     try {
       const opened = await openStorageFile(path, checked);
       const { generation, ...info } = opened;
-      return new FileStorage(path, generation, lock, checked, info, options.name ?? path);
+      const storage = new FileStorage(path, generation, lock, checked, info, options.name ?? path);
+      // A long scan is worth saving at once, not only at close: a crash would repeat it.
+      if (!checked.isReadOnly && info.scannedBytes >= INDEX_SAVE_AFTER_SCAN_BYTES) void storage.saveIndexNow().catch(() => {});
+      return storage;
     } catch (error) {
       await lock?.release();
       throw error;
@@ -114,8 +118,8 @@ export class FileStorage implements Storage {
     return { ...this.committer.stats };
   }
 
-  get isClosing(): boolean {
-    return this.state !== 'open';
+  get isClosed(): boolean {
+    return this.state === 'closed';
   }
 
   private assertOpen(): void {

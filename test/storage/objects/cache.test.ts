@@ -1,12 +1,12 @@
-import t from 'tap';
-import { DB, MemoryStorage, MissingClassError, Persistent, PersistentList, Placeholder } from '../../../index.js';
+import { testOnEachStorage } from './storages.js';
+import { DB, MissingClassError, Persistent, PersistentList, Placeholder } from '../../../index.js';
 
 class Item extends Persistent {
   n = 0;
 }
 
-t.test('the object cache is bounded: least recently used objects become ghosts', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Item], cacheSize: 10 });
+testOnEachStorage('the object cache is bounded: least recently used objects become ghosts', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Item], cacheSize: 10 });
   t.teardown(() => db.close());
   await db.transaction(async (tx) => {
     const list = new PersistentList<Item>();
@@ -36,8 +36,8 @@ t.test('the object cache is bounded: least recently used objects become ghosts',
   t.ok(db.stats().hits > 0, 'cached objects were hits');
 });
 
-t.test('changed objects of the running transaction are never evicted', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Item], cacheSize: 2 });
+testOnEachStorage('changed objects of the running transaction are never evicted', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Item], cacheSize: 2 });
   t.teardown(() => db.close());
   await db.transaction(async (tx) => {
     const list = new PersistentList<Item>();
@@ -54,8 +54,8 @@ t.test('changed objects of the running transaction are never evicted', async (t)
   t.same(values, Array(20).fill(7), 'every change was saved');
 });
 
-t.test('invalidations: a commit from another connection is seen by the next transaction', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Item] });
+testOnEachStorage('invalidations: a commit from another connection is seen by the next transaction', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Item] });
   t.teardown(() => db.close());
   await db.transaction(async (tx) => (await tx.root()).set('item', new Item()));
   const first = await db.begin();
@@ -78,11 +78,11 @@ t.test('invalidations: a commit from another connection is seen by the next tran
   await fourth.abort();
 });
 
-t.test('an unregistered class loads as a read-only placeholder and round-trips', async (t) => {
+testOnEachStorage('an unregistered class loads as a read-only placeholder and round-trips', async (t, newStorage) => {
   class Widget extends Persistent {
     size = 3;
   }
-  const storage = new MemoryStorage();
+  const storage = await newStorage();
   const writer = await DB.open(storage, { classes: [Widget, Item] });
   await writer.transaction(async (tx) => {
     const root = await tx.root();
@@ -128,8 +128,8 @@ t.test('an unregistered class loads as a read-only placeholder and round-trips',
   await restored.close();
 });
 
-t.test('aliases: a renamed class loads records saved under its old name', async (t) => {
-  const storage = new MemoryStorage();
+testOnEachStorage('aliases: a renamed class loads records saved under its old name', async (t, newStorage) => {
+  const storage = await newStorage();
   {
     class OldName extends Persistent {
       v = 1;
@@ -148,9 +148,9 @@ t.test('aliases: a renamed class loads records saved under its old name', async 
   await db.close();
 });
 
-t.test('saving an object of an unregistered class fails clearly and commits nothing', async (t) => {
+testOnEachStorage('saving an object of an unregistered class fails clearly and commits nothing', async (t, newStorage) => {
   class Stranger extends Persistent {}
-  const db = await DB.open(new MemoryStorage());
+  const db = await DB.open(await newStorage());
   t.teardown(() => db.close());
   await t.rejects(
     db.transaction(async (tx) => (await tx.root()).set('s', new Stranger())),

@@ -1,9 +1,8 @@
-import t from 'tap';
+import { testOnEachStorage } from './storages.js';
 import {
   BTree,
   ConflictError,
   DB,
-  MemoryStorage,
   NotLoadedError,
   Persistent,
   PersistentList,
@@ -22,8 +21,8 @@ class Owner extends Persistent {
   account: Account | undefined = undefined;
 }
 
-t.test('the README example: a BTree of accounts written, then summed in a read', async (t) => {
-  const storage = new MemoryStorage();
+testOnEachStorage('the README example: a BTree of accounts written, then summed in a read', async (t, newStorage) => {
+  const storage = await newStorage();
   const db = await DB.open(storage, { classes: [Account] });
   const result = await db.transaction(async (tx) => {
     const root = await tx.root();
@@ -46,8 +45,8 @@ t.test('the README example: a BTree of accounts written, then summed in a read',
   await db2.close();
 });
 
-t.test('snapshot isolation: a reader begun before a commit keeps seeing the old state', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+testOnEachStorage('snapshot isolation: a reader begun before a commit keeps seeing the old state', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account] });
   await db.transaction(async (tx) => {
     (await tx.root()).set('a', Object.assign(new Account(), { balance: 1 }));
   });
@@ -69,8 +68,8 @@ t.test('snapshot isolation: a reader begun before a commit keeps seeing the old 
   await db.close();
 });
 
-t.test('snapshot isolation for objects not loaded before the commit', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+testOnEachStorage('snapshot isolation for objects not loaded before the commit', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account] });
   await db.transaction(async (tx) => {
     (await tx.root()).set('a', Object.assign(new Account(), { balance: 1 }));
   });
@@ -88,8 +87,8 @@ t.test('snapshot isolation for objects not loaded before the commit', async (t) 
   await readerDb.close();
 });
 
-t.test('tx.commit returns the new TID; begin/commit/abort by hand', async (t) => {
-  const storage = new MemoryStorage();
+testOnEachStorage('tx.commit returns the new TID; begin/commit/abort by hand', async (t, newStorage) => {
+  const storage = await newStorage();
   const db = await DB.open(storage);
   const tx = await db.begin();
   (await tx.root()).set('x', 1);
@@ -109,8 +108,8 @@ t.test('tx.commit returns the new TID; begin/commit/abort by hand', async (t) =>
   await db.close();
 });
 
-t.test('conflicts: db.transaction retries, and after the last attempt the ConflictError reaches the caller', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+testOnEachStorage('conflicts: db.transaction retries, and after the last attempt the ConflictError reaches the caller', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account] });
   await db.transaction(async (tx) => {
     (await tx.root()).set('a', new Account());
   });
@@ -153,8 +152,8 @@ t.test('conflicts: db.transaction retries, and after the last attempt the Confli
   await db.close();
 });
 
-t.test('a non-conflict error aborts without retry and reaches the caller', async (t) => {
-  const db = await DB.open(new MemoryStorage());
+testOnEachStorage('a non-conflict error aborts without retry and reaches the caller', async (t, newStorage) => {
+  const db = await DB.open(await newStorage());
   let runs = 0;
   await t.rejects(
     db.transaction(async (tx) => {
@@ -169,8 +168,8 @@ t.test('a non-conflict error aborts without retry and reaches the caller', async
   await db.close();
 });
 
-t.test('lazy loading: a reference is a ghost until loaded, and reading it says so', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account, Owner] });
+testOnEachStorage('lazy loading: a reference is a ghost until loaded, and reading it says so', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account, Owner] });
   await db.transaction(async (tx) => {
     const owner = Object.assign(new Owner(), { name: 'carol' });
     owner.account = Object.assign(new Account(), { owner: 'carol', balance: 7, tags: ['x'] });
@@ -198,8 +197,8 @@ t.test('lazy loading: a reference is a ghost until loaded, and reading it says s
   await db2.close();
 });
 
-t.test('identity: within a transaction an OID is one JS object', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account, Owner] });
+testOnEachStorage('identity: within a transaction an OID is one JS object', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account, Owner] });
   await db.transaction(async (tx) => {
     const shared = new Account();
     const root = await tx.root();
@@ -226,8 +225,8 @@ t.test('identity: within a transaction an OID is one JS object', async (t) => {
   await db.close();
 });
 
-t.test('writes in db.read throw ReadOnlyError at the assignment; nested changes need markChanged', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+testOnEachStorage('writes in db.read throw ReadOnlyError at the assignment; nested changes need markChanged', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account] });
   await db.transaction(async (tx) => {
     (await tx.root()).set('a', Object.assign(new Account(), { tags: ['one'] }));
   });
@@ -262,8 +261,8 @@ t.test('writes in db.read throw ReadOnlyError at the assignment; nested changes 
   await db.close();
 });
 
-t.test('changing an object after its transaction ended is refused', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+testOnEachStorage('changing an object after its transaction ended is refused', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account] });
   const a = await db.transaction(async (tx) => {
     const account = new Account();
     (await tx.root()).set('a', account);
@@ -275,8 +274,8 @@ t.test('changing an object after its transaction ended is refused', async (t) =>
   await db.close();
 });
 
-t.test('PersistentMap and PersistentList track their own changes', async (t) => {
-  const db = await DB.open(new MemoryStorage(), { classes: [Account] });
+testOnEachStorage('PersistentMap and PersistentList track their own changes', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Account] });
   await db.transaction(async (tx) => {
     const root = await tx.root();
     root.set('map', new PersistentMap<number, string>([[1, 'one']]));

@@ -56,3 +56,14 @@ export {
   type RedisInvalidationPublisherOptions,
   type RedisInvalidationSubscriberOptions,
 } from './storage/redis-invalidations.js';
+export type { AppContext, AppModule } from './appserver/app-module.js';
+export type { StorageFactory, StorageFactoryContext } from './appserver/site-runtime.js';
+export { startAppServer, runAppServerMain, type AppServer, type AppServerOptions } from './appserver/standalone.js';
+export {
+  startSite,
+  runProxyMain,
+  type Site,
+  type StartSiteOptions,
+  type RunProxyOptions,
+} from './proxy/site.js';
+export type { SiteLogger } from './proxy/logger.js';

@@ -3,7 +3,8 @@
 // it, the request runner and a health probe. Both the worker thread (appserver/worker.ts) and
 // the stand-alone HTTP app server (appserver/standalone.ts) start one of these.
 
-import { pathToFileURL } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ZeoConfig } from '../config/schema.js';
 import type { Storage } from '../storage/contract.js';
 import type { DB } from '../storage/objects/db.js';
@@ -44,6 +45,16 @@ interface ClientLike {
 
 /** How often the storage server's last TID is asked for (for the storage-lag figure). */
 const SERVER_TID_REFRESH_MS = 1_000;
+
+/** The bundled demo site (appserver/demo), served when config.app.module is null. */
+const DEMO_APP = fileURLToPath(new URL('./demo/app.js', import.meta.url));
+
+/** The site's app module from the config: a path (relative to the working folder) or a URL. */
+export function appModulePath(config: ZeoConfig): string {
+  const module = config.app.module;
+  if (module === null) return DEMO_APP;
+  return /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : resolvePath(module);
+}
 
 /** A path, or a URL as is; dynamic import wants URLs. */
 export function moduleUrl(pathOrUrl: string): string {

@@ -4,9 +4,8 @@
 // scales, SIGTERM/SIGINT stop accepting, finish what is in flight (bounded), stop the workers and
 // resolve with exit code 0.
 
-import { availableParallelism } from 'node:os';
-import { resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { appModulePath } from '../appserver/site-runtime.js';
+import { resolveWorkerCount } from '../config/load.js';
 import type { ZeoConfig } from '../config/schema.js';
 import { AdminServer } from './admin.js';
 import { jsonLineLogger, type SiteLogger } from './logger.js';
@@ -14,8 +13,9 @@ import { RouterMetrics } from './metrics.js';
 import { Pool } from './pool.js';
 import { Router } from './router.js';
 
-/** The bundled demo site (appserver/demo), served when config.app.module is null. */
-const DEMO_APP = fileURLToPath(new URL('../appserver/demo/app.js', import.meta.url));
+
+/** Workers to run: config.workers.count, or the number of CPU cores for "auto". */
+export const workerCount = resolveWorkerCount;
 
 export interface StartSiteOptions {
   log?: SiteLogger;
@@ -35,16 +35,6 @@ export interface Site {
   pool: Pool;
   /** Stops accepting, finishes in-flight requests (bounded by timeoutMs), stops the workers. */
   close(timeoutMs?: number): Promise<void>;
-}
-
-export function workerCount(config: ZeoConfig): number {
-  return config.workers.count === 'auto' ? availableParallelism() : config.workers.count;
-}
-
-export function appModulePath(config: ZeoConfig): string {
-  const module = config.app.module;
-  if (module === null) return DEMO_APP;
-  return /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : resolvePath(module);
 }
 
 export async function startSite(config: ZeoConfig, options: StartSiteOptions = {}): Promise<Site> {

@@ -78,6 +78,9 @@ export class FileGeneration {
       throw new CorruptFileError(this.file, offset, `expected the data record of object ${oid}, found the end of the file`);
     }
     const size = recordSizeFromHeader(bytes);
+    if (offset + size > this.index.end) {
+      throw new CorruptFileError(this.file, offset, `expected the data record of object ${oid} to end before byte ${this.index.end}`);
+    }
     if (size > bytesRead) {
       bytes = Buffer.allocUnsafe(size);
       ({ bytesRead } = await this.handle.read(bytes, 0, size, offset));

@@ -91,6 +91,11 @@ export class FileStorage implements Storage {
     if (typeof path !== 'string' || path.length === 0) {
       throw new InvalidArgumentError('path', 'expected the path of a FileStorage file');
     }
+    for (const key of ['isReadOnly', 'showProgress'] as const) {
+      if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+        throw new InvalidArgumentError(key, `expected true or false, got ${String(options[key])}`);
+      }
+    }
     const checked = {
       isReadOnly: options.isReadOnly ?? false,
       indexSaveBytes: options.indexSaveBytes ?? DEFAULT_INDEX_SAVE_BYTES,

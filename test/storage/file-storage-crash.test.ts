@@ -5,11 +5,23 @@
 // transaction whose commit had returned, and accept new commits.
 
 import t from 'tap';
+import { appendFile, readFile } from 'node:fs/promises';
 import { FileStorage } from '../../storage/file-storage.js';
 import { startChild } from './fixtures/file-storage-child.js';
-import { expectedData, tempStoragePath } from './fixtures/file-storage-helpers.js';
+import { expectedData, tempStoragePath, transactionOffsets } from './fixtures/file-storage-helpers.js';
 
 const KILLS = 24;
+
+/** Appends a random-length prefix of the file's last transaction; returns its length. */
+async function appendTornTransaction(path: string): Promise<number> {
+  const offsets = await transactionOffsets(path);
+  const file = await readFile(path);
+  const last = file.subarray(offsets.at(-1) ?? file.length);
+  if (last.length < 2) return 0;
+  const torn = last.subarray(0, 1 + Math.floor(Math.random() * (last.length - 1)));
+  await appendFile(path, torn);
+  return torn.length;
+}
 const COMMITTER = './file-storage-committer.js';
 
 t.test(`the file holds a prefix of what was committed, across ${KILLS} SIGKILLs`, async (t) => {
@@ -28,7 +40,13 @@ t.test(`the file holds a prefix of what was committed, across ${KILLS} SIGKILLs`
     const acknowledged = child.lines.filter((l) => /^\d+ \d+$/.test(l)).map((l) => l.split(' ').map(BigInt));
     acknowledgedTotal += acknowledged.length;
 
+    // Every third round also leaves what a power cut can: the first bytes of one more
+    // transaction (SIGKILL alone never tears a write that the kernel accepted).
+    let tornWrite = 0;
+    if (round % 3 === 2) tornWrite = await appendTornTransaction(path);
+
     const storage = await FileStorage.open(path);
+    t.equal(storage.openInfo.tornBytes, tornWrite, `round ${round}: a torn write of ${tornWrite} bytes is cut off`);
     const seqs: number[] = [];
     const tids = new Map<number, bigint>();
     let isDataIntact = true;

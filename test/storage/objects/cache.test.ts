@@ -158,3 +158,26 @@ testOnEachStorage('saving an object of an unregistered class fails clearly and c
   );
   t.equal(await db.read(async (tx) => (await tx.root()).has('s')), false);
 });
+
+testOnEachStorage('a connection too far behind drops its whole cache and stays correct', async (t, newStorage) => {
+  const db = await DB.open(await newStorage(), { classes: [Item], cacheSize: 10 });
+  t.teardown(() => db.close());
+  await db.transaction(async (tx) => (await tx.root()).set('item', Object.assign(new Item(), { n: 1 })));
+  const first = await db.begin();
+  const second = await db.begin();
+  await (await first.root()).get('item');
+  await first.abort(); // `first`'s connection is idle with `item` cached
+  // More invalidated OIDs than the connection queues (1,000 here) while it is idle.
+  const many = new PersistentList<Item>();
+  for (let i = 0; i < 1100; i++) many.push(new Item());
+  (await second.root()).set('many', many);
+  ((await (await second.root()).get('item')) as Item).n = 2;
+  await second.commit();
+  const third = await db.begin();
+  const fourth = await db.begin();
+  const seen = [((await (await third.root()).get('item')) as Item).n, ((await (await fourth.root()).get('item')) as Item).n];
+  t.same(seen, [2, 2], 'both connections see the new state');
+  t.equal((await (await third.root()).get('many') as PersistentList<Item>).length, 1100);
+  await third.abort();
+  await fourth.abort();
+});

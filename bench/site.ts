@@ -35,6 +35,12 @@ export interface SiteBenchOptions extends BenchRunOptions {
   signal?: AbortSignal;
 }
 
+/** A multi-line failure (first line, then the child's last stderr line) as one line for notes. */
+export function oneLine(message: string): string {
+  const lines = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  return lines.length <= 1 ? (lines[0] ?? '') : `${lines[0]} … ${lines[lines.length - 1]}`;
+}
+
 /** Ends the run between steps when the user interrupts it; the finally blocks clean up. */
 class Interrupted extends Error {}
 
@@ -129,7 +135,7 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
           if (error instanceof Interrupted) throw error;
           const message = error instanceof Error ? error.message : String(error);
           options.log(`    ${targetName} with ${workers} workers failed: ${message}`);
-          notes.push(`${targetName} with ${workers} workers failed: ${message.split('\n')[0]}`);
+          notes.push(`${targetName} with ${workers} workers failed: ${oneLine(message)}`);
           for (const name of options.scenarios) {
             if (!steps.some((s) => s.target === targetName && s.workers === workers && s.scenario === name)) {
               steps.push({ target: targetName, workers, scenario: name, load: null, site: null, error: message });
@@ -158,7 +164,7 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
         const message = error instanceof Error ? error.message : String(error);
         options.log(`    fault run on ${targetName} failed: ${message}`);
         faults.push({ target: targetName, workers, load: null, failedRequests: null,
-          hang: { skipMs: null, replaceMs: null }, crash: { skipMs: null, replaceMs: null }, notes: [], error: message.split('\n')[0] });
+          hang: { skipMs: null, replaceMs: null }, crash: { skipMs: null, replaceMs: null }, notes: [], error: oneLine(message) });
       } finally {
         await target?.close();
       }

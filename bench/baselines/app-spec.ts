@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export const APP_SPEC_ENV = 'ZEO_BENCH_APP_SPEC';
 /** {"workers": N, "exec": file, "args": [...]} for the cluster primary. */
 export const CLUSTER_ENV = 'ZEO_BENCH_CLUSTER';
+/** The app server entry a cluster worker runs (cluster-worker.ts). */
+export const WORKER_EXEC_ENV = 'ZEO_BENCH_WORKER_EXEC';
 
 export type NodeAppSpec =
   | { kind: 'memory'; productCount: number }

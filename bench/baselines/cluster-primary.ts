@@ -5,8 +5,9 @@
 // cluster setup would, and the parent is told {type: 'worker-exit'}.
 
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { runAsChild } from '../launch/processes.js';
-import { CLUSTER_ENV } from './app-spec.js';
+import { CLUSTER_ENV, WORKER_EXEC_ENV } from './app-spec.js';
 
 interface ClusterSpec {
   workers: number;
@@ -17,7 +18,8 @@ interface ClusterSpec {
 runAsChild('bench cluster primary', async () => {
   const spec = JSON.parse(process.env[CLUSTER_ENV] ?? 'null') as ClusterSpec | null;
   if (!spec) throw new Error(`${CLUSTER_ENV} is not set: this entry is started by the bench`);
-  cluster.setupPrimary({ exec: spec.exec, args: spec.args, silent: false });
+  process.env[WORKER_EXEC_ENV] = spec.exec;
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./cluster-worker.js', import.meta.url)), args: spec.args, silent: false });
   let isStopping = false;
   let hasReported = false;
   const listening = new Set<number>();

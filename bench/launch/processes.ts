@@ -77,7 +77,10 @@ export class ChildHandle {
         const message = this.messages.find((m) => m.type === type);
         if (message) return finish(() => resolve(message));
         const failure = this.messages.find((m) => m.type === 'failed');
-        if (failure) return finish(() => reject(new Error(`${this.name}: ${String(failure.error)}`)));
+        if (failure) {
+          return finish(() => reject(new Error(`${this.name}: ${String(failure.error)}` +
+            (this.stderr ? `; its stderr ends with:\n${this.stderr}` : ''))));
+        }
         if (this.hasExited) {
           return finish(() => reject(new Error(
             `${this.name} exited (${String(this.exitCode)}) before it was ready` +

@@ -12,7 +12,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ListenAddress, ZeoConfig } from '../config/schema.js';
 import { jsonLineLogger, type SiteLogger } from './logger.js';
-import { startSite, waitForStopSignal, workerCount, type Site } from './site.js';
+import { resolveWorkerCount } from '../config/load.js';
+import { startSite, waitForStopSignal, type Site } from './site.js';
 import { StorageServerChild } from './storage-child.js';
 
 export interface LaunchOptions {
@@ -106,8 +107,8 @@ export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {
     Promise.resolve()
       .then(() => options.reloadConfig!())
       .then((fresh) => {
-        log.info('SIGHUP: config re-read', { workers: workerCount(fresh) });
-        return launched.site.pool.applyConfig(fresh, workerCount(fresh));
+        log.info('SIGHUP: config re-read', { workers: resolveWorkerCount(fresh) });
+        return launched.site.pool.applyConfig(fresh, resolveWorkerCount(fresh));
       })
       .catch((error: unknown) => log.error('SIGHUP: config not applied', { error: error instanceof Error ? error.message : String(error) }));
   };

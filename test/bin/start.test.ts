@@ -1,0 +1,188 @@
+// `zeo start` as a user runs it: a real process tree (launcher + storage-server child + worker
+// threads) on free ports, driven over HTTP, stopped with a real SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const ZEO = fileURLToPath(new URL('../../bin/zeo.js', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function getJson(url: string, init?: RequestInit): Promise<any> {
+  return (await fetch(url, init)).json();
+}
+
+interface Started {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startZeo(cwd: string, args: string[], extraEnv: Record<string, string> = {}): Started {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEO_') && k !== 'REDIS_URL'));
+  const env = { ...inherited, ...extraEnv };
+  const child = spawn(process.execPath, [ZEO, 'start', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { process: child, output: () => output, exited };
+}
+
+t.test('zeo start serves the demo shop through the router and stops cleanly on SIGTERM', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'zeo-start-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const [routerPort, adminPort, storagePort] = [await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(cwd, 'site.json'),
+    JSON.stringify({
+      storage: { path: 'data/Data.fs' },
+      storageServer: { listen: { host: '127.0.0.1', port: storagePort } },
+      client: { diskCacheDir: 'cache' },
+      router: { listen: { host: '127.0.0.1', port: routerPort }, balancing: 'round-robin' },
+      admin: { host: '127.0.0.1', port: adminPort },
+      workers: { count: 2 },
+    }),
+  );
+  const zeo = startZeo(cwd, ['--config', 'site.json']);
+  t.teardown(() => {
+    if (zeo.process.exitCode === null) zeo.process.kill('SIGKILL');
+  });
+  const url = await waitFor('the site to be ready', () => {
+    if (zeo.process.exitCode !== null) throw new Error(`zeo start exited early:\n${zeo.output()}`);
+    return /zeo: site ready at (http:\/\/\S+)/.exec(zeo.output())?.[1];
+  });
+  t.equal(url, `http://127.0.0.1:${routerPort}`);
+  const storagePid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
+  t.ok(storagePid > 0 && isAlive(storagePid), 'the storage server runs as its own process');
+  t.not(storagePid, zeo.process.pid);
+  t.match(zeo.output(), /invalidations pushed over each storage connection/);
+  t.match(zeo.output(), new RegExp(`FileStorage ${cwd}/data/Data\\.fs`));
+
+  const product = await getJson(`${url}/api/products/7`);
+  t.equal(product.id, 7);
+  const order = await fetch(`${url}/api/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ productId: 7, quantity: 2 }),
+  });
+  t.equal(order.status, 201);
+  const placed = (await order.json()) as { stock: number };
+  t.equal(placed.stock, product.stock - 2, 'the order took the stock');
+  // Every later read, whichever worker answers it, sees the new stock (the TID travels along).
+  const tid = order.headers.get('x-zeo-tid');
+  t.ok(tid, 'a committing response carries its TID');
+  const workers = new Set<number>();
+  for (let i = 0; i < 4; i++) {
+    const again = await getJson(`${url}/api/products/7`, { headers: { 'x-zeo-tid': tid! } });
+    t.equal(again.stock, product.stock - 2);
+  }
+  for (let i = 0; i < 4; i++) {
+    const stats = await getJson(`${url}/api/stats`, { headers: { 'x-zeo-tid': tid! } });
+    t.equal(stats.orders, 1);
+    workers.add(stats.workerId);
+  }
+  t.same([...workers].sort(), [1, 2], 'both workers answer');
+  const page = await fetch(`${url}/catalogue?page=2`);
+  t.equal(page.status, 200);
+  t.match(await page.text(), /Catalogue, page 2/);
+  const status = await getJson(`http://127.0.0.1:${adminPort}/_zeo/status`);
+  t.equal(status.workers.length, 2, 'the admin endpoint answers');
+
+  zeo.process.kill('SIGTERM');
+  const { code, signal } = await zeo.exited;
+  t.equal(code, 0, `exit 0 after SIGTERM\n${zeo.output()}`);
+  t.equal(signal, null);
+  await waitFor('the storage server to be gone', () => (isAlive(storagePid) ? undefined : true), 15_000);
+  t.notOk(isAlive(storagePid), 'no storage server left behind');
+  await t.rejects(fetch(url), 'the router is closed');
+});
+
+t.test('with no config file: ./var, the demo shop, and a storage server that dies is restarted', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'zeo-start-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const [routerPort, adminPort, storagePort] = [await freePort(), await freePort(), await freePort()];
+  const zeo = startZeo(cwd, ['--workers', '2'], {
+    ZEO_ROUTER_LISTEN_PORT: String(routerPort),
+    ZEO_ADMIN_PORT: String(adminPort),
+    ZEO_STORAGE_SERVER_LISTEN_PORT: String(storagePort),
+  });
+  t.teardown(() => {
+    if (zeo.process.exitCode === null) zeo.process.kill('SIGKILL');
+  });
+  const url = await waitFor('the site to be ready', () => {
+    if (zeo.process.exitCode !== null) throw new Error(`zeo start exited early:\n${zeo.output()}`);
+    return /zeo: site ready at (http:\/\/\S+)/.exec(zeo.output())?.[1];
+  });
+  t.match(zeo.output(), /zeo: config \(none: defaults and environment\)/);
+  t.match(zeo.output(), new RegExp(`FileStorage ${cwd}/var/Data\\.fs`), 'the default storage file is ./var/Data.fs');
+  const firstPid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
+
+  process.kill(firstPid, 'SIGKILL');
+  const secondPid = await waitFor('the storage server to be restarted', () => {
+    const pids = [...zeo.output().matchAll(/"message":"storage server listening","pid":(\d+)/g)].map((m) => Number(m[1]));
+    return pids.length >= 2 ? pids[pids.length - 1] : undefined;
+  });
+  t.not(secondPid, firstPid);
+  t.match(zeo.output(), /"message":"storage server died"/);
+  // The workers reconnect to the restarted server; an order goes through again.
+  const status = await waitFor('an order to succeed after the restart', async () => {
+    const response = await fetch(`${url}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ productId: 3, quantity: 1 }),
+    }).catch(() => null);
+    return response?.status === 201 ? response.status : undefined;
+  }, 60_000);
+  t.equal(status, 201);
+
+  zeo.process.kill('SIGINT');
+  t.equal((await zeo.exited).code, 0, 'SIGINT stops as cleanly as SIGTERM');
+  await waitFor('the restarted storage server to be gone', () => (isAlive(secondPid) ? undefined : true), 15_000);
+  t.notOk(isAlive(firstPid) || isAlive(secondPid), 'no storage server left behind');
+});
+
+t.test('a config error names the key and exits 2 before anything starts', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'zeo-start-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  writeFileSync(join(cwd, 'zeo.config.json'), JSON.stringify({ router: { balancing: 'random' } }));
+  const zeo = startZeo(cwd, []);
+  const { code } = await zeo.exited;
+  t.equal(code, 2);
+  t.equal(zeo.output(), 'zeo start: config router.balancing: "random" is not allowed; expected one of "round-robin", "least-busy"\n');
+});

@@ -161,5 +161,6 @@ export function checkRevision(oid: Oid, start: Tid, end: Tid | null, data: Uint8
  * the byte bound a lie; such views are copied, whole buffers are kept as they are.
  */
 function ownBytes(data: Uint8Array): Uint8Array {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  // new Uint8Array(view) copies; Buffer#slice would not.
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data);
 }

@@ -14,7 +14,7 @@
 // the lastTid that covers it, so a cut never keeps a lastTid whose invalidations were lost.
 // (An end of 0 can stand for "current" because a real end is always greater than its start.)
 
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { Oid, Tid } from './contract.js';
 
@@ -202,5 +202,13 @@ class ChunkReader {
       if (!chunk || chunk.some((byte) => byte !== 0)) return false;
     }
     return true;
+  }
+}
+
+/** Writes all of `bytes` at `position` (writeSync may write less than asked). */
+export function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < bytes.byteLength) {
+    written += writeSync(fd, bytes, written, bytes.byteLength - written, position + written);
   }
 }

@@ -16,16 +16,19 @@
 // resident record, cheaper than a promise round trip, and it keeps store/invalidate/lastTid
 // strictly ordered in the file without a write queue.
 //
-// Bound: when the file grows past maxBytes it is compacted: the most recently used revisions,
-// up to half of maxBytes, are rewritten to `<path>.compact`, which is renamed over the file
-// (atomic: a crash mid-compaction leaves the old file whole). Half, so that the copying costs at
-// most one byte per byte appended. One DiskCache per file: `<path>.lock` (disk-cache-lock.ts).
+// Bound: past 80% of maxBytes the file is compacted in the background, in slices between other
+// work (storage/disk-cache-compaction.ts): the most recently used revisions, up to half of
+// maxBytes, go into a new file that is renamed over the old one. Should the file reach maxBytes
+// first, the compaction is finished at once, so the file never exceeds maxBytes. Keeping half
+// means the copying costs well under two bytes per byte appended.
+// One DiskCache per file: `<path>.lock` (storage/disk-cache-lock.ts).
 
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { checkRevision, type RevisionCache, type RevisionCacheStats } from './client-cache.js';
 import type { LoadBeforeResult, LoadResult, Oid, Tid } from './contract.js';
+import { Compaction } from './disk-cache-compaction.js';
 import * as format from './disk-cache-file.js';
 import { DiskCacheLock } from './disk-cache-lock.js';
 import { RevisionIndex, type IndexedRevision } from './revision-index.js';
@@ -40,6 +43,8 @@ export interface DiskCacheOptions {
 
 export const MIN_DISK_CACHE_BYTES = 64 * 1024;
 const RESERVED_BYTES = format.HEADER_BYTES + format.encodeLastTid(0n).byteLength;
+/** Fraction of maxBytes at which a background compaction starts. */
+const BACKGROUND_COMPACTION_AT = 0.8;
 
 /** A revision in the index; its value is the file offset of its store record. */
 type Entry = IndexedRevision<number>;
@@ -53,6 +58,9 @@ export class DiskCache implements RevisionCache {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
+  private compaction: Compaction | undefined;
+  private compactions = 0;
+  private compactionStep: NodeJS.Immediate | undefined;
 
   private constructor(
     readonly path: string,
@@ -71,13 +79,15 @@ export class DiskCache implements RevisionCache {
     const log = options.log ?? ((message: string) => process.emitWarning(message, 'ZeoDiskCacheWarning'));
     mkdirSync(dirname(path), { recursive: true });
     const lock = await DiskCacheLock.acquire(path);
+    let fd = -1;
     try {
       removeIfPresent(path + '.compact');
-      const fd = openReadWrite(path);
+      fd = openReadWrite(path);
       const cache = new DiskCache(path, fd, lock, maxBytes, log);
       cache.rebuild();
       return cache;
     } catch (error) {
+      if (fd >= 0) closeSync(fd);
       lock.release();
       throw error;
     }
@@ -103,6 +113,16 @@ export class DiskCache implements RevisionCache {
       entries: this.index.entries,
       evictions: this.evictions,
     };
+  }
+
+  /** Compactions completed since open (for metrics). */
+  get compactionCount(): number {
+    return this.compactions;
+  }
+
+  /** True while a background compaction is copying. */
+  get isCompacting(): boolean {
+    return this.compaction !== undefined;
   }
 
   /** The cache file's current size: live records plus superseded ones awaiting compaction. */
@@ -168,6 +188,7 @@ export class DiskCache implements RevisionCache {
   /** Flushes the file to disk and releases it and its lock. Idempotent. */
   async close(): Promise<void> {
     if (this.fd < 0) return;
+    this.stopCompaction();
     try {
       if (!this.isOff) fdatasyncSync(this.fd);
     } finally {
@@ -225,6 +246,7 @@ export class DiskCache implements RevisionCache {
   }
 
   private startEmpty(lastTid: Tid): void {
+    this.stopCompaction();
     this.index.clear();
     ftruncateSync(this.fd, 0);
     this.fileEnd = 0;
@@ -240,32 +262,34 @@ export class DiskCache implements RevisionCache {
 
   /** The data of a revision, its checksum verified; a bad record is dropped, never served. */
   private readData(entry: Entry): Uint8Array | undefined {
-    const record = this.readRecord(this.fd, entry);
+    let record: Buffer | undefined;
+    try {
+      record = this.readRecordOrThrow(entry);
+    } catch (error) {
+      this.turnOff(error);
+      return undefined;
+    }
     if (!record) return undefined;
     if (!format.hasValidCrc(record)) {
       this.log(`disk cache ${this.path}: record at byte offset ${entry.value} fails its checksum; dropped`);
       this.drop(entry);
       return undefined;
     }
-    // A copy with its own buffer: the scratch buffer is reused by the next read.
-    return format.storeRecordData(record).slice();
+    // A copy with its own buffer (not Buffer#slice, which is a view): the scratch is reused.
+    return new Uint8Array(format.storeRecordData(record));
   }
 
-  private readRecord(fd: number, entry: Entry): Buffer | undefined {
+  /** The whole record in a scratch buffer (valid until the next read); undefined if short. */
+  private readRecordOrThrow(entry: Entry): Buffer | undefined {
     if (this.scratch.byteLength < entry.size) this.scratch = Buffer.alloc(entry.size * 2);
-    try {
-      const got = readSync(fd, this.scratch, 0, entry.size, entry.value);
-      return got === entry.size ? this.scratch.subarray(0, entry.size) : undefined;
-    } catch (error) {
-      this.turnOff(error);
-      return undefined;
-    }
+    const got = readSync(this.fd, this.scratch, 0, entry.size, entry.value);
+    return got === entry.size ? this.scratch.subarray(0, entry.size) : undefined;
   }
 
   private append(record: Buffer): void {
     if (this.isOff) return;
     try {
-      writeFully(this.fd, record, this.fileEnd);
+      format.writeFully(this.fd, record, this.fileEnd);
       this.fileEnd += record.byteLength;
     } catch (error) {
       this.turnOff(error);
@@ -280,6 +304,7 @@ export class DiskCache implements RevisionCache {
   private turnOff(error: unknown): void {
     if (this.isOff) return;
     this.isOff = true;
+    this.stopCompaction();
     this.index.clear();
     this.log(`disk cache ${this.path}: ${(error as Error).message}; the disk cache is off until restart and its file is discarded`);
     try {
@@ -290,77 +315,79 @@ export class DiskCache implements RevisionCache {
   }
 
   private compactIfOverBound(): void {
-    if (this.fileEnd > this.maxBytes && !this.isOff) this.compact();
+    if (this.isOff) return;
+    const isOver = this.fileEnd > this.maxBytes;
+    if (!this.compaction) {
+      if (!isOver && this.fileEnd <= this.maxBytes * BACKGROUND_COMPACTION_AT) return;
+      this.startCompaction();
+    }
+    if (isOver) this.finishCompaction();
+    else this.scheduleCompactionStep();
   }
 
-  /** Rewrites the most recently used revisions (up to maxBytes / 2) into a fresh file. */
-  private compact(): void {
+  /** Fixes what to keep: the most recently used revisions, up to half of maxBytes. */
+  private startCompaction(): void {
     const budget = Math.floor(this.maxBytes / 2) - RESERVED_BYTES;
-    const kept: Entry[] = [];
-    const evicted: Entry[] = [];
+    const keep: Entry[] = [];
     let keptBytes = 0;
     for (const entry of this.index.mostRecentFirst()) {
-      if (evicted.length === 0 && keptBytes + entry.size <= budget) {
-        kept.push(entry);
-        keptBytes += entry.size;
-      } else {
-        evicted.push(entry);
-      }
+      if (keptBytes + entry.size > budget) break;
+      keep.push(entry);
+      keptBytes += entry.size;
     }
-    const compactPath = this.path + '.compact';
-    let newFd = -1;
     try {
-      newFd = openSync(compactPath, 'w+');
-      const { offsets: newOffsets, fileEnd } = this.copyInto(newFd, kept.reverse());
-      renameSync(compactPath, this.path);
-      closeSync(this.fd);
-      this.fd = newFd;
-      this.fileEnd = fileEnd;
-      newFd = -1;
-      for (const [entry, offset] of newOffsets) entry.value = offset;
-      for (const entry of kept) if (!newOffsets.has(entry)) this.index.remove(entry);
-      for (const entry of evicted) this.index.remove(entry);
-      this.evictions += evicted.length + kept.length - newOffsets.size;
+      const read = (entry: Entry) => this.readRecordOrThrow(entry);
+      this.compaction = new Compaction(this.path, keep.reverse(), this.persistedLastTid, this.fileEnd, read);
     } catch (error) {
-      if (newFd >= 0) closeSync(newFd);
-      removeIfPresent(compactPath);
       this.turnOff(error);
     }
   }
 
-  /** Writes header, lastTid and `entries` (oldest first) to `fd`; returns their new offsets. */
-  private copyInto(fd: number, entries: Entry[]): { offsets: Map<Entry, number>; fileEnd: number } {
-    const offsets = new Map<Entry, number>();
-    const batch: Buffer[] = [format.encodeHeader(), format.encodeLastTid(this.persistedLastTid)];
-    let batchBytes = RESERVED_BYTES;
-    let fileEnd = 0;
-    const flush = () => {
-      const bytes = Buffer.concat(batch, batchBytes);
-      writeFully(fd, bytes, fileEnd);
-      fileEnd += bytes.byteLength;
-      batch.length = 0;
-      batchBytes = 0;
-    };
-    for (const entry of entries) {
-      const record = this.readRecord(this.fd, entry);
-      if (this.isOff) throw new Error('reading the old cache file failed');
-      if (!record || !format.hasValidCrc(record)) continue;
-      // Re-encoded rather than copied: the range may have been ended since it was written.
-      const fresh = format.encodeStore(entry.oid, entry.start, entry.end, format.storeRecordData(record));
-      offsets.set(entry, fileEnd + batchBytes);
-      batch.push(fresh);
-      batchBytes += fresh.byteLength;
-      if (batchBytes >= 1 << 20) flush();
-    }
-    flush();
-    return { offsets, fileEnd };
+  private scheduleCompactionStep(): void {
+    if (this.compactionStep) return;
+    this.compactionStep = setImmediate(() => {
+      this.compactionStep = undefined;
+      if (!this.compaction) return;
+      try {
+        if (this.compaction.step()) this.finishCompaction();
+        else this.scheduleCompactionStep();
+      } catch (error) {
+        this.turnOff(error);
+      }
+    });
+    // A cache must not keep a process alive; an unfinished compaction is simply dropped.
+    this.compactionStep.unref();
   }
-}
 
-function writeFully(fd: number, bytes: Uint8Array, position: number): void {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    written += writeSync(fd, bytes, written, bytes.byteLength - written, position + written);
+  /** Completes the compaction now and moves the index over to the new file. */
+  private finishCompaction(): void {
+    const compaction = this.compaction!;
+    try {
+      const result = compaction.finish(this.fd, this.fileEnd);
+      this.stopCompaction();
+      closeSync(this.fd);
+      this.fd = result.fd;
+      this.fileEnd = result.fileEnd;
+      this.compactions++;
+      for (const entry of [...this.index.mostRecentFirst()]) {
+        const moved = result.offsets.get(entry);
+        if (moved !== undefined) entry.value = moved;
+        else if (entry.value >= result.tailStart) entry.value += result.tailShift;
+        else {
+          this.index.remove(entry);
+          this.evictions++;
+        }
+      }
+    } catch (error) {
+      this.turnOff(error);
+    }
+  }
+
+  private stopCompaction(): void {
+    if (this.compactionStep) clearImmediate(this.compactionStep);
+    this.compactionStep = undefined;
+    this.compaction?.abandon();
+    this.compaction = undefined;
   }
 }
 

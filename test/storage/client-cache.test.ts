@@ -159,4 +159,10 @@ t.test('a view into a larger buffer is copied so the bound stays honest', async 
   t.equal(held.buffer.byteLength, 3, 'the cache does not pin the 64 KiB frame');
   frame[1000] = 9;
   t.equal(cache.load(1n)!.data[0], 1, 'later writes to the frame do not change the cached revision');
+
+  const pooled = Buffer.from([4, 5, 6]); // a view into Node's shared 8 KiB pool
+  cache.store(2n, 1n, null, pooled);
+  pooled[0] = 0;
+  t.same([...cache.load(2n)!.data], [4, 5, 6], 'a Buffer view is copied too (Buffer#slice would not copy)');
+  t.equal(cache.load(2n)!.data.buffer.byteLength, 3);
 });

@@ -42,6 +42,10 @@ t.test('revisions, ranges, ends and lastTid survive close and reopen', async (t)
   t.equal(reopened.load(3n), undefined, 'a range closed by a later store stays closed');
   t.equal(text(reopened.loadBefore(3n, 9n)?.data), 'three@7');
   t.same(reopened.stats, { hits: 4, misses: 1, bytes: reopened.stats.bytes, entries: 4, evictions: 0 });
+  const first = reopened.load(1n)!.data;
+  reopened.load(2n);
+  reopened.loadBefore(3n, 9n);
+  t.equal(text(first), 'one@20', 'data handed out is not overwritten by later reads');
 });
 
 t.test('the same store rules apply live and after replay', async (t) => {
@@ -166,6 +170,43 @@ t.test('compaction keeps the file within maxBytes and keeps the most recent revi
   await reopened.close();
 });
 
+t.test('a background compaction keeps everything written while it copies', async (t) => {
+  const path = join(t.testdir(), 'background.cache');
+  const maxBytes = 4 * 1024 * 1024;
+  const cache = await DiskCache.open(path, { maxBytes });
+  const payload = (oid: bigint, tid: bigint) => revisionData(oid, tid).subarray(0, 3000);
+  let oid = 0n;
+  while (!cache.isCompacting) {
+    oid++;
+    cache.store(oid, 1n, null, payload(oid, 1n));
+  }
+  t.ok(cache.fileBytes > maxBytes * 0.75 && cache.fileBytes <= maxBytes, 'it starts before the bound is reached');
+  t.ok(existsSync(path + '.compact'), 'the new file is being written');
+
+  // While it runs: new revisions, an invalidation of a kept one, a closed range, a lastTid.
+  const newest = oid;
+  cache.store(newest + 1n, 2n, null, payload(newest + 1n, 2n));
+  cache.invalidate(newest, 3n);
+  cache.store(newest, 3n, null, payload(newest, 3n));
+  cache.store(newest - 1n, 1n, 4n, payload(newest - 1n, 1n));
+  cache.lastTid = 4n;
+  while (cache.isCompacting) await new Promise((resolve) => setImmediate(resolve));
+
+  t.equal(cache.compactionCount, 1);
+  t.notOk(existsSync(path + '.compact'));
+  t.ok(cache.fileBytes < maxBytes * 0.6, `the file shrank to ${cache.fileBytes} bytes`);
+  for (const round of ['live', 'reopened'] as const) {
+    const c = round === 'live' ? cache : await DiskCache.open(path, { maxBytes });
+    t.equal(c.lastTid, 4n, `${round}: lastTid set during the compaction`);
+    t.equal(Buffer.compare(c.load(newest + 1n)?.data ?? Buffer.alloc(0), payload(newest + 1n, 2n)), 0, `${round}: a store made during it`);
+    t.equal(c.load(newest)?.tid, 3n, `${round}: the revision stored after the invalidation is current`);
+    t.same(c.loadBefore(newest, 3n)?.end, 3n, `${round}: the invalidated revision ended at 3`);
+    t.equal(c.load(newest - 1n), undefined, `${round}: the range closed during it stays closed`);
+    t.equal(c.load(1n), undefined, `${round}: the least recently used were evicted`);
+    await c.close();
+  }
+});
+
 t.test('one cache file, one user: a second open is refused until the first closes', async (t) => {
   const path = join(t.testdir(), 'locked.cache');
   const first = await DiskCache.open(path, { maxBytes: 1 << 20 });
@@ -200,7 +241,7 @@ t.test('a writer killed with SIGKILL leaves a cache that is consistent with its 
   // Small enough that compactions run often, so some kills land in the middle of one.
   const maxBytes = 384 * 1024;
   let lastReported = 0n;
-  for (let round = 1; round <= 4; round++) {
+  for (let round = 1; round <= 6; round++) {
     const child = spawn(process.execPath, [CHILD, path, String(maxBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     t.teardown(() => void child.kill('SIGKILL'));

@@ -1,7 +1,7 @@
 // MemoryStorage: the whole Storage contract (MVCC, history, iterator, pack) held in memory.
 // For tests and ephemeral sites; also the reference implementation the others are compared to.
 
-import { NotFoundError, ReadOnlyError, StorageClosedError, TransactionStateError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError, TransactionStateError } from '../errors.js';
 import { Mutex } from './commit-lock.js';
 import type {
   CommitRequest,
@@ -90,6 +90,7 @@ export class MemoryStorage implements Storage {
 
   async history(oid: Oid, limit = Infinity): Promise<HistoryEntry[]> {
     this.assertOpen();
+    checkCount(limit, 'limit', true);
     const revisions = this.revisionsOf(oid);
     return revisions
       .slice()
@@ -100,6 +101,8 @@ export class MemoryStorage implements Storage {
 
   async *iterator(fromTid: Tid = 0n, toTid?: Tid): AsyncIterableIterator<TransactionRecord> {
     this.assertOpen();
+    checkU64(fromTid, 'fromTid');
+    if (toTid !== undefined) checkU64(toTid, 'toTid');
     for (const txn of this.transactions.slice()) {
       if (txn.tid < fromTid) continue;
       if (toTid !== undefined && txn.tid > toTid) break;
@@ -109,6 +112,7 @@ export class MemoryStorage implements Storage {
 
   async newOids(count = 1): Promise<Oid[]> {
     this.assertOpen();
+    checkCount(count, 'count');
     const oids: Oid[] = [];
     for (let i = 0; i < count; i++) oids.push(this.nextOid++);
     return oids;
@@ -236,6 +240,13 @@ export class MemoryStorage implements Storage {
     const release = await this.commitLock.acquire();
     this.isClosed = true;
     release();
+  }
+}
+
+/** A count argument: a whole number >= 0; a limit may also be Infinity ("no limit"). */
+function checkCount(n: number, argument: string, isLimit = false): void {
+  if (!(isLimit && n === Infinity) && !(Number.isSafeInteger(n) && n >= 0)) {
+    throw new InvalidArgumentError(argument, `expected a whole number >= 0, got ${String(n)}`);
   }
 }
 

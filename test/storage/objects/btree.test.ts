@@ -202,3 +202,34 @@ t.test('many concurrent db.transaction inserts: splits may conflict, retries set
     t.equal(await tree.size(), expected.size);
   });
 });
+
+t.test('an insert into a bucket that another transaction split is not merged into the wrong bucket', async (t) => {
+  const db = await DB.open(new MemoryStorage());
+  t.teardown(() => db.close());
+  await db.transaction(async (tx) => {
+    const tree = new BTree<number, string>({ maxBucketSize: 4 });
+    (await tx.root()).set('tree', tree);
+    for (const key of [0, 10, 20]) await tree.set(key, 'x');
+  });
+  // A splits the bucket into [0, 10] and [20, 30, 40]; B adds 25, which now belongs right.
+  const [splitting, inserting] = await twoWriters(
+    db,
+    async (tree) => {
+      await tree.set(30, 'a');
+      await tree.set(40, 'a');
+    },
+    (tree) => tree.set(25, 'b'),
+  );
+  t.equal(typeof splitting, 'bigint');
+  t.ok(inserting instanceof ConflictError, 'the merge across a split is refused');
+  await db.transaction(async (tx) => {
+    await ((await (await tx.root()).get('tree')) as BTree<number, string>).set(25, 'b');
+  });
+  await db.read(async (tx) => {
+    const tree = (await (await tx.root()).get('tree')) as BTree<number, string>;
+    t.equal(await tree.get(25), 'b', 'the retried insert is found');
+    const keys: number[] = [];
+    for await (const key of tree.keys()) keys.push(key);
+    t.same(keys, [0, 10, 20, 25, 30, 40]);
+  });
+});

@@ -36,6 +36,7 @@ export { PersistentList } from './storage/objects/persistent-list.js';
 export { BTree, type BTreeOptions, type BTreeRange } from './storage/objects/btree.js';
 export { Counter } from './storage/objects/counter.js';
 export { Placeholder } from './storage/objects/placeholder.js';
+export { ObjectRef } from './storage/objects/serializer.js';
 export {
   StorageServer,
   startStorageServer,

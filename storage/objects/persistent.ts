@@ -206,7 +206,7 @@ export function makeGhost(cls: PersistentClass, oid: Oid, jar: Jar): Persistent 
 /** Drops the state of an unchanged object so that the next access loads it again. */
 export function ghostify(object: Persistent): void {
   const meta = object[META];
-  if (meta.isGhost || meta.missingClass !== undefined) return;
+  if (meta.isGhost) return;
   const target = meta.target as unknown as Record<string, unknown>;
   for (const key of Object.keys(target)) delete target[key];
   meta.isGhost = true;

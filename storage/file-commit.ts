@@ -168,7 +168,7 @@ export class FileCommitter {
     const encoded = transactions.map((txn) => {
       const records: RecordToWrite[] = txn.stores.map((s) => ({
         oid: s.oid,
-        prevOffset: latest.get(s.oid) ?? index.current.get(s.oid) ?? 0,
+        prevOffset: latest.get(s.oid) ?? index.get(s.oid) ?? 0,
         data: s.data,
         refs: s.refs,
       }));

@@ -79,7 +79,7 @@ export async function openStorageFile(
     const { fileId, tidFloor, oidFloor } = decodeFileHeader(header);
 
     const saved = await usableSavedIndex(path, handle, fileId, tidFloor, size);
-    const index = saved ?? new FileIndex(fileId, new Map(), FILE_HEADER_SIZE, tidFloor, oidFloor > 0n ? oidFloor : 1n);
+    const index = saved ?? new FileIndex(fileId, undefined, FILE_HEADER_SIZE, tidFloor, oidFloor > 0n ? oidFloor : 1n);
     const from = index.end;
     const onProgress = options.showProgress && size - from > 16 * 1024 * 1024
       ? (fraction: number) => process.stderr.write(`\rzeo: indexing ${path}: ${Math.floor(fraction * 100)}%`)

@@ -31,9 +31,9 @@ export interface PackCopyResult {
   fileId: bigint;
   /** End of the packed copy. */
   end: number;
-  /** The new index: OIDs and the offsets of their current revisions in the copy. */
+  /** The new index: OIDs (ascending) and the offsets of their current revisions in the copy. */
   oids: BigUint64Array;
-  offsets: Float64Array;
+  offsets: BigUint64Array;
   removedRevisions: number;
   removedObjects: number;
 }
@@ -94,13 +94,10 @@ export async function copyLiveTransactions(task: PackCopyTask): Promise<PackCopy
       );
       await flush();
       await out.datasync();
-      const oids = new BigUint64Array(current.size);
-      const offsets = new Float64Array(current.size);
-      let i = 0;
-      for (const [oid, offset] of current) {
-        oids[i] = oid;
-        offsets[i++] = offset;
-      }
+      // Sorted here, off the main thread, so the storage can use the arrays as its index.
+      const oids = BigUint64Array.from(current.keys()).sort();
+      const offsets = new BigUint64Array(oids.length);
+      for (let i = 0; i < oids.length; i++) offsets[i] = BigInt(current.get(oids[i]!)!);
       return {
         fileId,
         end,

@@ -15,7 +15,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { Piscina } from 'piscina';
 import { StorageClosedError } from '../errors.js';
-import type { Oid, PackResult, Tid } from './contract.js';
+import type { PackResult, Tid } from './contract.js';
 import { encodeMeta, encodeTransaction } from './file-format.js';
 import { FileIndex } from './file-index.js';
 import { syncDirectory } from './file-open.js';
@@ -87,16 +87,14 @@ async function appendCommittedMeanwhile(
   out: Awaited<ReturnType<typeof open>>,
 ): Promise<FileIndex> {
   const old = storage.generation;
-  const current = new Map<Oid, number>();
-  for (let i = 0; i < copy.oids.length; i++) current.set(copy.oids[i]!, copy.offsets[i]!);
-  const index = new FileIndex(copy.fileId, current, copy.end, old.index.lastTid, old.index.nextOid);
+  const index = new FileIndex(copy.fileId, copy, copy.end, old.index.lastTid, old.index.nextOid);
   let offset = copiedEnd;
   while (offset < old.index.end) {
     const { record, length } = await old.readTransaction(offset);
     offset += length;
     const records = record.records.map((r) => ({
       oid: r.oid,
-      prevOffset: index.current.get(r.oid) ?? 0,
+      prevOffset: index.get(r.oid) ?? 0,
       data: r.data,
       refs: r.refs,
     }));

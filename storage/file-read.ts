@@ -95,13 +95,13 @@ export class FileGeneration {
 
   /** The TID of the current revision, or undefined for an object that does not exist. */
   async currentTid(oid: Oid): Promise<Tid | undefined> {
-    const offset = this.index.current.get(oid);
+    const offset = this.index.get(oid);
     if (offset === undefined) return undefined;
     return (await this.readRecord(offset, oid, false)).tid;
   }
 
   private currentOffset(oid: Oid): number {
-    const offset = this.index.current.get(oid);
+    const offset = this.index.get(oid);
     if (offset === undefined) throw new NotFoundError(oid);
     return offset;
   }

@@ -70,7 +70,10 @@ export type ParsedBenchArgs =
   | { kind: 'other'; what: string; options: Record<string, unknown> }
   | { kind: 'site'; configFile: string | undefined; options: Omit<SiteBenchOptions, 'baseConfig' | 'log' | 'command' | 'workers'> & { workers: number[] | null }; outFolder: string };
 
-/** `--objects 500 --fast` -> {objects: 500, fast: true}; a comma in a value makes a list. */
+/**
+ * `--objects 500 --fast --out-file null` -> {objects: 500, fast: true, outFile: null}; a comma in
+ * a value makes a list.
+ */
 export function flagsToOptions(args: readonly string[]): Record<string, unknown> {
   const options: Record<string, unknown> = {};
   for (let i = 0; i < args.length; i++) {
@@ -83,7 +86,9 @@ export function flagsToOptions(args: readonly string[]): Record<string, unknown>
       continue;
     }
     i++;
-    const parse = (text: string) => (/^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text);
+    const words: Record<string, unknown> = { null: null, true: true, false: false };
+    const parse = (text: string) =>
+      /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Object.hasOwn(words, text) ? words[text] : text;
     options[name] = next.includes(',') ? next.split(',').map(parse) : parse(next);
   }
   return options;

@@ -13,6 +13,7 @@
 
 import { InvalidArgumentError, ReadOnlyError, StorageClosedError, UnavailableError, ZeoError } from '../../errors.js';
 import { ClientCache, type RevisionCache, type RevisionCacheStats } from '../client-cache.js';
+import { DiskCache } from '../disk-cache.js';
 import type {
   CommitRequest,
   CommitResult,
@@ -53,8 +54,12 @@ export interface ClientStorageOptions {
   tls?: { ca: string | null } | null;
   /** In-memory cache bound. Default 64 MiB. */
   cacheBytes?: number;
-  /** A ready-made cache (tests, or a disk-backed stack); overrides cacheBytes. */
+  /** A ready-made cache (tests, or a disk-backed stack); overrides cacheBytes and diskCachePath. */
   cache?: RevisionCache;
+  /** Persistent cache file (one per process); survives restarts, verified on connect. */
+  diskCachePath?: string | null;
+  /** Bound of the disk cache file. Default 256 MiB. */
+  diskCacheBytes?: number;
   /** Invalidations from Redis instead of the storage connection. */
   redis?: { url: string; prefix: string } | null;
   /** How long a call waits for a server before UnavailableError. Default 10 s. */
@@ -93,13 +98,34 @@ function checkOptions(options: ClientStorageOptions) {
     key: options.key ?? null,
     isReadOnly: options.isReadOnly ?? false,
     tls: options.tls ?? null,
-    cache: options.cache ?? new ClientCache({ maxBytes: positive('cacheBytes', options.cacheBytes, 64 * 1024 * 1024) }),
+    cache: options.cache ?? null,
+    cacheBytes: positive('cacheBytes', options.cacheBytes, 64 * 1024 * 1024),
+    diskCachePath: options.diskCachePath ?? null,
+    diskCacheBytes: positive('diskCacheBytes', options.diskCacheBytes, 256 * 1024 * 1024),
     redis: options.redis ?? null,
     unavailableTimeoutMs: positive('unavailableTimeoutMs', options.unavailableTimeoutMs, 10_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 5_000),
     redisPollIntervalMs: positive('redisPollIntervalMs', options.redisPollIntervalMs, 1_000),
     log: options.log ?? ((message: string) => console.error(message)),
   };
+}
+
+/**
+ * The cache to read through: the one given, the disk cache when a path is set, else memory.
+ * A disk cache that cannot be used (locked by another process, unwritable folder) is not fatal:
+ * the client runs on the memory cache and says why. (A damaged file is discarded by DiskCache
+ * itself, with a warning; whatever it keeps is verified against the server on connect.)
+ */
+async function openCache(options: ReturnType<typeof checkOptions>): Promise<RevisionCache> {
+  if (options.cache) return options.cache;
+  if (options.diskCachePath) {
+    try {
+      return await DiskCache.open(options.diskCachePath, { maxBytes: options.diskCacheBytes, log: options.log });
+    } catch (error) {
+      options.log(`storage client: disk cache ${options.diskCachePath} unusable (${(error as Error).message}); using memory only`);
+    }
+  }
+  return new ClientCache({ maxBytes: options.cacheBytes });
 }
 
 export class ClientStorage implements Storage {
@@ -115,10 +141,10 @@ export class ClientStorage implements Storage {
   private isClosed = false;
   private hasConnectedOnce = false;
 
-  private constructor(options: ReturnType<typeof checkOptions>, servers: string[]) {
+  private constructor(options: ReturnType<typeof checkOptions>, servers: string[], cache: RevisionCache) {
     this.options = options;
     this.name = `${servers.join(',')}/${options.storage}`;
-    this.cache = options.cache;
+    this.cache = cache;
     this.applier = new InvalidationApplier({
       cache: this.cache,
       fetchSince: (tid) => this.call<Invalidation[] | null>('invalidationsSince', [tid]),
@@ -148,7 +174,8 @@ export class ClientStorage implements Storage {
 
   /** Connects (waiting up to unavailableTimeoutMs); rejects with AccessDeniedError or UnavailableError. */
   static async open(options: ClientStorageOptions): Promise<ClientStorage> {
-    const storage = new ClientStorage(checkOptions(options), options.servers);
+    const checked = checkOptions(options);
+    const storage = new ClientStorage(checked, options.servers, await openCache(checked));
     storage.link.start();
     try {
       await storage.link.opened();
@@ -405,7 +432,8 @@ export class ClientStorage implements Storage {
     this.link.close();
     this.applier.close(new StorageClosedError(this.name));
     await this.subscriber?.close();
+    // A cache handed in belongs to the caller; one we opened (the disk file) is ours to close.
     const closable = this.cache as RevisionCache & { close?: () => Promise<void> | void };
-    await closable.close?.();
+    if (!this.options.cache) await closable.close?.();
   }
 }

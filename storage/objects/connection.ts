@@ -74,6 +74,13 @@ export class Connection implements Jar {
     }
   }
 
+  /** The storage lost track of invalidations (a ClientStorage cache reset): drop everything. */
+  dropCacheAtNextBegin(): void {
+    this.mustDropCache = true;
+    this.queued = [];
+    this.queuedOidCount = 0;
+  }
+
   /** Starts a transaction at `snapshotTid`: cached objects changed up to it become ghosts. */
   begin(snapshotTid: Tid, isReadOnly: boolean): void {
     if (this.isInTransaction) throw new TransactionStateError('connection already in a transaction');

@@ -23,6 +23,11 @@ import { Transaction } from './transaction.js';
 
 const BUILT_IN_CLASSES: PersistentClass[] = [PersistentMap, PersistentList, BTree, BTreeNode, BTreeBucket, Counter];
 
+/** Storages that can lose track of invalidations (ClientStorage) announce it with this. */
+interface ResettableStorage extends Storage {
+  onCacheReset?(listener: (lastTid: Tid) => void): () => void;
+}
+
 export interface DBOptions {
   /** The application's Persistent subclasses (the built-in containers are always known). */
   classes?: PersistentClass[];
@@ -71,10 +76,18 @@ export class DB {
     lastTid: Tid,
   ) {
     this.latestTid = lastTid;
-    this.stopListening = storage.onInvalidation((invalidation) => {
+    const stopInvalidations = storage.onInvalidation((invalidation) => {
       if (invalidation.tid > this.latestTid) this.latestTid = invalidation.tid;
       for (const connection of this.all) connection.queueInvalidation(invalidation);
     });
+    // A ClientStorage whose invalidation history broke drops its caches and tells us to do so.
+    const stopResets = (storage as ResettableStorage).onCacheReset?.(() => {
+      for (const connection of this.all) connection.dropCacheAtNextBegin();
+    });
+    this.stopListening = () => {
+      stopInvalidations();
+      stopResets?.();
+    };
   }
 
   /** Opens a DB over `storage`, creating the root object if the storage is empty. */

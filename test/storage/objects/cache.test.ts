@@ -1,5 +1,6 @@
 import { testOnEachStorage } from './storages.js';
-import { DB, MissingClassError, Persistent, PersistentList, Placeholder } from '../../../index.js';
+import t from 'tap';
+import { DB, MemoryStorage, MissingClassError, type Invalidation, Persistent, PersistentList, Placeholder } from '../../../index.js';
 
 class Item extends Persistent {
   n = 0;
@@ -180,4 +181,37 @@ testOnEachStorage('a connection too far behind drops its whole cache and stays c
   t.equal((await (await third.root()).get('many') as PersistentList<Item>).length, 1100);
   await third.abort();
   await fourth.abort();
+});
+
+t.test('a storage cache reset (ClientStorage.onCacheReset) drops every connection cache', async (t) => {
+  // A MemoryStorage that can miss invalidations and announce a reset, as a ClientStorage does
+  // after losing its invalidation history.
+  class ResettingStorage extends MemoryStorage {
+    isDeaf = false;
+    readonly resetListeners = new Set<(tid: bigint) => void>();
+    override onInvalidation(listener: (invalidation: Invalidation) => void): () => void {
+      return super.onInvalidation((invalidation) => {
+        if (!this.isDeaf) listener(invalidation);
+      });
+    }
+    onCacheReset(listener: (tid: bigint) => void): () => void {
+      this.resetListeners.add(listener);
+      return () => this.resetListeners.delete(listener);
+    }
+  }
+  const storage = new ResettingStorage();
+  const db = await DB.open(storage, { classes: [Item] });
+  t.teardown(() => db.close());
+  await db.transaction(async (tx) => (await tx.root()).set('item', Object.assign(new Item(), { n: 1 })));
+  const oid = await db.read(async (tx) => Persistent.oidOf((await (await tx.root()).get('item')) as Item)!);
+  const writer = await DB.open(storage, { classes: [Item] });
+  t.teardown(() => writer.close());
+  storage.isDeaf = true;
+  await writer.transaction(async (tx) => {
+    ((await tx.get(oid)) as Item).n = 2;
+  });
+  storage.isDeaf = false;
+  t.equal(await db.read(async (tx) => ((await tx.get(oid)) as Item).n), 1, 'the missed invalidation leaves it stale');
+  for (const listener of storage.resetListeners) listener(await storage.lastTransaction());
+  t.equal(await db.read(async (tx) => ((await tx.get(oid)) as Item).n), 2, 'after the reset it is current');
 });

@@ -62,6 +62,11 @@ export class PersistentList<T = unknown> extends Persistent {
     return this.items.splice(start, deleteCount, ...items);
   }
 
+  /** For JSON.stringify / Response.json: the items as they are. */
+  toJSON(): T[] {
+    return [...this.items];
+  }
+
   /** Every item, loaded. */
   async toArray(): Promise<T[]> {
     const out: T[] = [];

@@ -86,6 +86,11 @@ export class PersistentMap<K = unknown, V = unknown> extends Persistent {
     return this.entries();
   }
 
+  /** For JSON.stringify / Response.json: an object of the entries (values as they are). */
+  toJSON(): Record<string, unknown> {
+    return Object.fromEntries(this.entriesByKey);
+  }
+
   /** True when the map's own state is loaded (for code that wants to avoid an await). */
   get isLoaded(): boolean {
     return !this[META].isGhost;

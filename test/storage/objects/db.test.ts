@@ -297,6 +297,7 @@ testOnEachStorage('PersistentMap and PersistentList track their own changes', as
     t.equal(await map.get(2), 'two');
     const list = (await root.get('list')) as PersistentList<number>;
     t.same(await list.toArray(), [10, 2, 3]);
+    t.equal(JSON.stringify({ map, list }), '{"map":{"2":"two"},"list":[10,2,3]}', 'containers serialize to JSON');
     t.equal(list.length, 3);
   });
   await db.close();

@@ -59,7 +59,7 @@ export class FileGeneration {
     }
   }
 
-  /** Replaced by a packed file: closes once no read uses it any more. */
+  /** Replaced by a packed file, or the storage closed: closes once no read uses it any more. */
   retire(): void {
     this.isRetired = true;
     if (this.readers === 0) void this.close();

@@ -7,6 +7,8 @@
 //   const storage = await FileStorage.open('var/Data.fs');
 //   const reader = await FileStorage.open('var/Data.fs', { isReadOnly: true }); // another process
 
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError } from '../errors.js';
 import type {
   CommitRequest,
@@ -104,6 +106,8 @@ export class FileStorage implements Storage {
     if (!Number.isFinite(checked.indexSaveBytes) || checked.indexSaveBytes <= 0) {
       throw new InvalidArgumentError('indexSaveBytes', 'expected a positive number of bytes');
     }
+    // A writer creates the folder of a new file (config paths like var/Data.fs).
+    if (!checked.isReadOnly) await mkdir(dirname(path), { recursive: true });
     const lock = checked.isReadOnly ? null : await FileLock.acquire(path);
     try {
       const opened = await openStorageFile(path, checked);
@@ -157,8 +161,8 @@ export class FileStorage implements Storage {
   async history(oid: Oid, limit = Infinity): Promise<HistoryEntry[]> {
     this.assertOpen();
     checkU64(oid, 'oid');
-    if (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0) {
-      throw new InvalidArgumentError('limit', 'expected a non-negative number');
+    if (limit !== Infinity && !(Number.isSafeInteger(limit) && limit >= 0)) {
+      throw new InvalidArgumentError('limit', `expected a whole number >= 0 or Infinity, got ${String(limit)}`);
     }
     const entries = await this.generation.use((g) => g.history(oid, limit));
     if (entries.length === 0 && limit > 0) throw new NotFoundError(oid);
@@ -278,7 +282,8 @@ export class FileStorage implements Storage {
     try {
       if (!this.isReadOnly) await this.saveIndexNow().catch(() => {});
       this.state = 'closed';
-      await this.generation.close();
+      // Reads already running finish on the file; it closes when the last of them is done.
+      this.generation.retire();
     } finally {
       release();
       await this.lock?.release();

@@ -156,3 +156,18 @@ t.test('close during a pack stops it and leaves the file as it was', async (t) =
   t.equal(await reopened.lastTransaction(), before);
   t.equal(text((await reopened.load(1n)).data), 'object 1 round 2');
 });
+
+t.test('two packs at once run one after the other; a reader cannot pack', async (t) => {
+  const path = await tempStoragePath(t);
+  const storage = await FileStorage.open(path);
+  t.teardown(() => storage.close());
+  await populate(storage);
+  const packTid = await storage.lastTransaction();
+  const [first, second] = await Promise.all([storage.pack(packTid), storage.pack(packTid)]);
+  t.ok(first.removedRevisions > 0, 'the first pack removed revisions');
+  t.same(second, { removedRevisions: 0, removedObjects: 0 }, 'the second found nothing left to remove');
+  t.equal(text((await storage.load(40n)).data), 'object 40 round 2b');
+  const reader = await FileStorage.open(path, { isReadOnly: true });
+  t.teardown(() => reader.close());
+  await t.rejects(reader.pack(packTid), { code: 'ZEO_READ_ONLY' });
+});

@@ -197,3 +197,14 @@ t.test('read-only and closed storages refuse what they must', async (t) => {
   await t.rejects(writer.load(0n), StorageClosedError);
   await t.rejects(writer.commit({ stores: [] }), StorageClosedError);
 });
+
+t.test('a new file is created with its folder; close lets running reads finish', async (t) => {
+  const path = await tempStoragePath(t, 'var/deeper/Data.fs');
+  const storage = await FileStorage.open(path);
+  const { tid } = await storage.commit({ stores: [{ oid: 0n, baseTid: 0n, data: bytes('x'.repeat(5000)), refs: [] }] });
+  const reads = Array.from({ length: 20 }, () => storage.load(0n));
+  await storage.close();
+  const results = await Promise.all(reads);
+  t.ok(results.every((r) => r.tid === tid && r.data.length === 5000), 'reads started before close all succeeded');
+  await t.rejects(storage.load(0n), StorageClosedError, 'reads after close are refused');
+});

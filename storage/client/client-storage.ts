@@ -128,6 +128,12 @@ async function openCache(options: ReturnType<typeof checkOptions>): Promise<Revi
   return new ClientCache({ maxBytes: options.cacheBytes });
 }
 
+function checkCount(n: number, argument: string, isLimit = false): void {
+  if (!(isLimit && n === Infinity) && !(Number.isSafeInteger(n) && n >= 0)) {
+    throw new InvalidArgumentError(argument, `expected a whole number >= 0, got ${String(n)}`);
+  }
+}
+
 export class ClientStorage implements Storage {
   readonly name: string;
   private readonly options: ReturnType<typeof checkOptions>;
@@ -247,7 +253,12 @@ export class ClientStorage implements Storage {
     }
   }
 
+  private assertOpen(): void {
+    if (this.isClosed) throw new StorageClosedError(this.name);
+  }
+
   async load(oid: Oid): Promise<LoadResult> {
+    this.assertOpen();
     checkU64(oid, 'oid');
     const cached = this.cache.load(oid);
     if (cached) return cached;
@@ -271,6 +282,7 @@ export class ClientStorage implements Storage {
   }
 
   async loadBefore(oid: Oid, beforeTid: Tid): Promise<LoadBeforeResult | null> {
+    this.assertOpen();
     checkU64(oid, 'oid');
     checkU64(beforeTid, 'beforeTid');
     const cached = this.cache.loadBefore(oid, beforeTid);
@@ -291,6 +303,7 @@ export class ClientStorage implements Storage {
 
   /** Current revisions of many objects in one round trip (prefetch); missing objects are left out. */
   async loadMany(oids: readonly Oid[]): Promise<Map<Oid, LoadResult>> {
+    this.assertOpen();
     const found = new Map<Oid, LoadResult>();
     const missing: Oid[] = [];
     for (const oid of oids) {
@@ -328,7 +341,7 @@ export class ClientStorage implements Storage {
 
   /** The TID up to which every invalidation has been applied: the snapshot a new transaction reads. */
   async lastTransaction(): Promise<Tid> {
-    if (this.isClosed) throw new StorageClosedError(this.name);
+    this.assertOpen();
     return this.applier.lastTid;
   }
 
@@ -340,11 +353,17 @@ export class ClientStorage implements Storage {
     await this.applier.waitFor(tid, timeoutMs);
   }
 
-  history(oid: Oid, limit?: number): Promise<HistoryEntry[]> {
+  async history(oid: Oid, limit?: number): Promise<HistoryEntry[]> {
+    this.assertOpen();
+    checkU64(oid, 'oid');
+    if (limit !== undefined) checkCount(limit, 'limit', true);
     return this.call('history', [oid, limit ?? null]);
   }
 
   async *iterator(fromTid: Tid = 0n, toTid?: Tid): AsyncIterableIterator<TransactionRecord> {
+    this.assertOpen();
+    checkU64(fromTid, 'fromTid');
+    if (toTid !== undefined) checkU64(toTid, 'toTid');
     let from = fromTid;
     for (;;) {
       const page = await this.call<TransactionRecord[]>('iterate', [from, toTid ?? null, 100]);
@@ -354,7 +373,9 @@ export class ClientStorage implements Storage {
     }
   }
 
-  newOids(count = 1): Promise<Oid[]> {
+  async newOids(count = 1): Promise<Oid[]> {
+    this.assertOpen();
+    checkCount(count, 'count');
     return this.call('newOids', [count]);
   }
 
@@ -363,7 +384,10 @@ export class ClientStorage implements Storage {
     if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     return new ClientTransaction(
       {
-        connected: () => this.link.connected(),
+        connected: () => {
+          this.assertOpen();
+          return this.link.connected();
+        },
         lastTid: () => this.applier.lastTid,
         committed: (reply) => this.committed(reply, []),
       },
@@ -391,8 +415,14 @@ export class ClientStorage implements Storage {
     return { tid: reply.tid, invalidations: (reply.invalidations ?? []).filter((i) => i.tid < reply.tid) };
   }
 
-  pack(beforeTid: Tid): Promise<PackResult> {
-    return this.call('pack', [beforeTid], false);
+  async pack(beforeTid: Tid): Promise<PackResult> {
+    this.assertOpen();
+    checkU64(beforeTid, 'beforeTid');
+    const result = await this.call<PackResult>('pack', [beforeTid], false);
+    // Cached old revisions may be gone on the server now; current ones would be fine, but the
+    // cache cannot tell which objects pack removed, so it starts over (lastTid stays).
+    this.cache.clear();
+    return result;
   }
 
   onInvalidation(listener: InvalidationListener): () => void {

@@ -4,7 +4,7 @@
 // session, aborts its open transactions, and nothing else notices. The protocol is in messages.ts.
 
 import type { Socket } from 'node:net';
-import { ProtocolError, ReadOnlyError, TransactionStateError, UnavailableError, ZeoError } from '../../errors.js';
+import { InvalidArgumentError, ProtocolError, ReadOnlyError, TransactionStateError, UnavailableError, ZeoError } from '../../errors.js';
 import type { Storage, StorageTransaction, Tid, TransactionRecord } from '../contract.js';
 import { checkU64 } from '../tid.js';
 import { encodeFrame, FrameReader } from './framing.js';
@@ -215,11 +215,11 @@ export class Session {
       case 'iterate':
         return this.iterate(storage, args);
       case 'newOids': {
-        const count = args[0];
-        if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > 100_000) {
-          throw new ProtocolError('newOids count must be 1..100000');
+        // The storage checks the argument; the cap keeps one request from allocating without bound.
+        if (typeof args[0] === 'number' && args[0] > 100_000) {
+          throw new InvalidArgumentError('count', `at most 100000 OIDs per request, got ${args[0]}`);
         }
-        return storage.newOids(count as number);
+        return storage.newOids(args[0] as number);
       }
       case 'commit': {
         this.assertWritable();

@@ -58,22 +58,48 @@ export const reloadSite = (config: ZeoConfig) => callAdmin(config, 'POST', '/_ze
 
 export const siteStatus = (config: ZeoConfig) => callAdmin(config, 'GET', '/_zeo/status');
 
-/** A status answer as a few readable lines (the JSON is printed with --json). */
-export function formatStatus(status: unknown): string {
-  if (typeof status !== 'object' || status === null) return String(status) + '\n';
-  const lines: string[] = [];
-  for (const [key, value] of Object.entries(status)) {
-    if (Array.isArray(value)) {
-      lines.push(`${key}:`);
-      for (const item of value) lines.push('  ' + (typeof item === 'object' ? oneLine(item) : String(item)));
-    } else {
-      lines.push(`${key}: ${typeof value === 'object' && value !== null ? oneLine(value) : String(value)}`);
-    }
-  }
-  return lines.join('\n') + '\n';
+interface BackendRow {
+  id?: unknown;
+  workerId?: unknown;
+  state?: unknown;
+  isHealthy?: unknown;
+  reason?: unknown;
+  inFlight?: unknown;
+  served?: unknown;
+  errors?: unknown;
+  restarts?: unknown;
+  heapUsedBytes?: unknown;
 }
 
-const oneLine = (value: object) =>
-  Object.entries(value)
-    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
-    .join(' ');
+const COLUMNS: Array<[string, (row: BackendRow) => unknown]> = [
+  ['id', (row) => row.workerId ?? row.id],
+  ['state', (row) => row.state],
+  ['healthy', (row) => (row.isHealthy === undefined ? '' : row.isHealthy ? 'yes' : 'no')],
+  ['in flight', (row) => row.inFlight],
+  ['served', (row) => row.served],
+  ['errors', (row) => row.errors],
+  ['restarts', (row) => row.restarts],
+  ['heap MB', (row) => (typeof row.heapUsedBytes === 'number' ? (row.heapUsedBytes / 2 ** 20).toFixed(0) : '')],
+  ['reason', (row) => row.reason ?? ''],
+];
+
+function table(rows: BackendRow[]): string[] {
+  const cells = rows.map((row) => COLUMNS.map(([, get]) => String(get(row) ?? '')));
+  const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
+  const format = (line: string[]) => '  ' + line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [format(COLUMNS.map(([title]) => title)), ...cells.map(format)];
+}
+
+/** The admin status ({targetWorkers, workers, remotes}) as a table; --json prints it raw. */
+export function formatStatus(status: unknown): string {
+  if (typeof status !== 'object' || status === null) return String(status) + '\n';
+  const { targetWorkers, workers, remotes, ...rest } = status as Record<string, unknown>;
+  const lines: string[] = [];
+  if (Array.isArray(workers)) {
+    lines.push(`workers: ${workers.length}${targetWorkers !== undefined ? ` (target ${String(targetWorkers)})` : ''}`);
+    if (workers.length > 0) lines.push(...table(workers as BackendRow[]));
+  }
+  if (Array.isArray(remotes) && remotes.length > 0) lines.push(`remotes: ${remotes.length}`, ...table(remotes as BackendRow[]));
+  for (const [key, value] of Object.entries(rest)) lines.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  return lines.join('\n') + '\n';
+}

@@ -7,6 +7,8 @@
 // Exit codes: 0 done (or shut down cleanly on SIGTERM/SIGINT); 1 a runtime failure (a site not
 // reachable, a part failing to start); 2 bad usage or config (one line naming the option or key).
 
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ZeoError } from '../errors.js';
 import type { ZeoConfig } from '../config/schema.js';
 import { parseCliArgs, type CliArgs } from './cli-args.js';
@@ -46,6 +48,8 @@ const COMMANDS: Record<string, Runner> = {
   },
   async 'storage-server'(args) {
     const { config } = await loadFor(args);
+    // A first run on a fresh machine: the data folder does not exist yet.
+    if (config.storage.kind === 'file') mkdirSync(dirname(resolve(config.storage.path)), { recursive: true });
     const { runStorageServerMain } = await importPart('../storage/server/main.js', 'runStorageServerMain', 'the storage server');
     const server = (await runStorageServerMain(config)) as { address?: { host: string; port: number } } | number | undefined;
     // Under `zeo start` (an IPC channel to the launcher): say where we listen, now that we do.
@@ -58,7 +62,7 @@ const COMMANDS: Record<string, Runner> = {
   },
   async appserver(args) {
     const { config } = await loadFor(args);
-    const { runAppServerMain } = await importPart('../appserver/main.js', 'runAppServerMain', 'the stand-alone app server');
+    const { runAppServerMain } = await importPart('../appserver/standalone.js', 'runAppServerMain', 'the stand-alone app server');
     return keepRunning(await runAppServerMain(config));
   },
   async proxy(args) {

@@ -1,6 +1,6 @@
 // `zeo start` as a user runs it: a real process tree (launcher + storage-server child + worker
 // threads) on free ports, driven over HTTP, stopped with a real SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,21 @@ async function getJson(url: string, init?: RequestInit): Promise<any> {
   return (await fetch(url, init)).json();
 }
 
+/** The environment without any ZEO_* / REDIS_URL the developer may have set. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEO_') && k !== 'REDIS_URL'));
+  return { ...inherited, ...extra };
+}
+
+/** A short `zeo` command (status, scale) run to completion. */
+function zeoCommand(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [ZEO, ...args], { cwd, env: cleanEnv(), timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+    );
+  });
+}
+
 interface Started {
   process: ChildProcess;
   output: () => string;
@@ -52,8 +67,7 @@ interface Started {
 }
 
 function startZeo(cwd: string, args: string[], extraEnv: Record<string, string> = {}): Started {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEO_') && k !== 'REDIS_URL'));
-  const env = { ...inherited, ...extraEnv };
+  const env = cleanEnv(extraEnv);
   const child = spawn(process.execPath, [ZEO, 'start', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -123,6 +137,17 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   t.match(await page.text(), /Catalogue, page 2/);
   const status = await getJson(`http://127.0.0.1:${adminPort}/_zeo/status`);
   t.equal(status.workers.length, 2, 'the admin endpoint answers');
+
+  // zeo status / scale talk to this site through the same config file.
+  const shown = await zeoCommand(cwd, ['status', '--config', 'site.json']);
+  t.equal(shown.code, 0, shown.stderr);
+  t.match(shown.stdout, /^workers: 2 \(target 2\)\n\s+id\s+state\s+healthy/);
+  const scaled = await zeoCommand(cwd, ['scale', '3', '--config', 'site.json', '--json']);
+  t.equal(scaled.code, 0, scaled.stderr);
+  t.equal(JSON.parse(scaled.stdout).workers.length, 3, 'zeo scale 3 grew the pool');
+  const workerIds = new Set<number>();
+  for (let i = 0; i < 6; i++) workerIds.add((await getJson(`${url}/api/stats`)).workerId);
+  t.equal(workerIds.size, 3, 'the new worker takes traffic');
 
   zeo.process.kill('SIGTERM');
   const { code, signal } = await zeo.exited;

@@ -302,3 +302,56 @@ testOnEachStorage('PersistentMap and PersistentList track their own changes', as
   });
   await db.close();
 });
+
+class Temperature extends Persistent {
+  celsius = 0;
+  get fahrenheit(): number {
+    return this.celsius * 1.8 + 32;
+  }
+  set fahrenheit(value: number) {
+    this.celsius = (value - 32) / 1.8;
+  }
+}
+
+testOnEachStorage('accessors on a class run against tracked state; meta is recorded with the commit', async (t, newStorage) => {
+  const storage = await newStorage();
+  const db = await DB.open(storage, { classes: [Temperature] });
+  t.teardown(() => db.close());
+  await db.transaction(async (tx) => (await tx.root()).set('t', new Temperature()), {
+    meta: { user: 'tester', description: 'add a thermometer' },
+  });
+  await db.transaction(async (tx) => {
+    ((await (await tx.root()).get('t')) as Temperature).fahrenheit = 212;
+  });
+  const fresh = await DB.open(storage, { classes: [Temperature] });
+  t.teardown(() => fresh.close());
+  const t100 = await fresh.read(async (tx) => (await (await tx.root()).get('t')) as Temperature);
+  t.equal(t100.celsius, 100, 'the setter changed a saved property');
+  t.same(Object.keys(t100), ['celsius'], 'accessors are not state');
+  const descriptions: string[] = [];
+  for await (const txn of storage.iterator()) descriptions.push(`${txn.meta.user ?? ''}:${txn.meta.description ?? ''}`);
+  t.ok(descriptions.includes('tester:add a thermometer'), 'transaction meta reaches the storage');
+});
+
+testOnEachStorage('objects cannot cross transactions; awaiting a ghost is harmless', async (t, newStorage) => {
+  const storage = await newStorage();
+  const writer = await DB.open(storage, { classes: [Account, Owner] });
+  await writer.transaction(async (tx) => {
+    (await tx.root()).set('o', Object.assign(new Owner(), { account: new Account() }));
+  });
+  await writer.close();
+  const db = await DB.open(storage, { classes: [Account, Owner] }); // empty caches: references are ghosts
+  t.teardown(() => db.close());
+  const first = await db.begin();
+  const second = await db.begin();
+  const fromFirst = (await (await first.root()).get('o')) as Owner;
+  t.equal(Persistent.isGhost(fromFirst.account!), true);
+  t.equal(await fromFirst.account, fromFirst.account, '`await ghost` gives the ghost, not an error');
+  (await second.root()).set('stolen', fromFirst);
+  await t.rejects(second.commit(), { code: 'ZEO_INVALID_ARGUMENT', message: /another transaction/ });
+  await t.rejects(second.load(fromFirst.account!), { code: 'ZEO_TRANSACTION_STATE' }, 'an ended transaction refuses loads');
+  const third = await db.begin();
+  await t.rejects(third.load(fromFirst.account!), { code: 'ZEO_INVALID_ARGUMENT', message: /another transaction/ });
+  await first.abort();
+  await third.abort();
+});

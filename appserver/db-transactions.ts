@@ -13,9 +13,16 @@ export interface OpenedDatabase {
   transactions: TransactionSource;
 }
 
+/** What a storage client may offer to catch up with its server (ClientStorage does). */
+interface CatchingUp {
+  sync?(tid: bigint, timeoutMs?: number): Promise<void>;
+  serverStats?(): Promise<{ storages: Record<string, { lastTid: bigint } | undefined> }>;
+}
+
 export async function openDatabase(storage: Storage, app: AppModule, config: ZeoConfig): Promise<OpenedDatabase> {
   const db = await DB.open(storage, { classes: app.classes ?? [], cacheSize: config.workers.objectCacheSize });
   try {
+    await catchUpWithServer(storage as Storage & CatchingUp, config);
     // Every worker runs setup; it must be idempotent, and its transactions retry on conflict.
     if (app.setup) await app.setup(db);
   } catch (error) {
@@ -36,4 +43,17 @@ export async function openDatabase(storage: Storage, app: AppModule, config: Zeo
     },
   };
   return { db, transactions };
+}
+
+/**
+ * A client whose invalidations lag (Redis, a busy server) could start serving from a snapshot
+ * older than what other workers already committed, even older than the root object another
+ * worker just created: a new worker first catches up with the server's last TID.
+ */
+async function catchUpWithServer(storage: Storage & CatchingUp, config: ZeoConfig): Promise<void> {
+  if (!storage.sync || !storage.serverStats) return;
+  const serverTid = (await storage.serverStats()).storages[config.storage.name]?.lastTid;
+  if (serverTid !== undefined && serverTid > (await storage.lastTransaction())) {
+    await storage.sync(serverTid, config.workers.syncTimeoutMs);
+  }
 }

@@ -50,6 +50,7 @@ export class HealthSampler {
       errors: stats.errors,
       conflicts: stats.conflicts,
       conflictsExhausted: stats.conflictsExhausted,
+      catchUps: stats.catchUps,
       cacheHitRates: cacheHitRates(storage),
       // TIDs carry their commit time in the high bits (storage/tid.ts), so the TID gap is a time gap.
       storageLagMs:

@@ -70,6 +70,8 @@ export interface RunnerStats {
   conflicts: number;
   conflictsExhausted: number;
   commits: number;
+  /** Requests that waited for this app server to catch up with a TID the client had seen. */
+  catchUps: number;
 }
 
 const BODYLESS = new Set(['GET', 'HEAD']);
@@ -109,7 +111,7 @@ class NoDatabaseError extends Error {
 }
 
 export class RequestRunner {
-  readonly stats: RunnerStats = { inFlight: 0, served: 0, errors: 0, conflicts: 0, conflictsExhausted: 0, commits: 0 };
+  readonly stats: RunnerStats = { inFlight: 0, served: 0, errors: 0, conflicts: 0, conflictsExhausted: 0, commits: 0, catchUps: 0 };
   private readonly options: RequestRunnerOptions;
 
   constructor(options: RequestRunnerOptions) {
@@ -132,6 +134,7 @@ export class RequestRunner {
     const { storage, syncTimeoutMs } = this.options;
     const wanted = requestedTid(data.headers);
     if (wanted !== null && storage?.sync && wanted > (await storage.lastTransaction())) {
+      this.stats.catchUps++;
       const isCaughtUp = await waitBounded(storage.sync(wanted, syncTimeoutMs), syncTimeoutMs);
       if (!isCaughtUp) {
         return textResponse(

@@ -49,9 +49,11 @@ export interface WorkerHealth {
   /** Requests that hit ConflictError at least once / gave up after every retry. */
   conflicts: number;
   conflictsExhausted: number;
+  /** Requests that waited to catch up with a TID their client had already seen. */
+  catchUps: number;
   /** Hit rates in 0..1 of the storage client's caches, when it has any. */
   cacheHitRates: Record<string, number>;
-  /** TIDs behind the storage server (server last TID vs the client's lastTid), when known. */
+  /** How far the client's lastTid is behind the server's last TID, in commit time; null if unknown. */
   storageLagMs: number | null;
   lastTid: string | null;
 }

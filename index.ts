@@ -68,3 +68,4 @@ export {
   type RunProxyOptions,
 } from './proxy/site.js';
 export type { SiteLogger } from './proxy/logger.js';
+export { CompressedStorage, type CompressedStorageOptions } from './storage/compressed-storage.js';

@@ -49,7 +49,8 @@ export class Transaction {
     if (!(object instanceof Persistent)) {
       throw new InvalidArgumentError('object', 'tx.load expects a persistent object');
     }
-    if (object[META].isGhost && object[META].jar !== this.connection) {
+    const jar = object[META].jar;
+    if (jar !== undefined && jar !== this.connection) {
       throw new InvalidArgumentError('object', 'it belongs to another transaction; reach it from this one');
     }
     await ensureLoaded(object);

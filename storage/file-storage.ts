@@ -193,8 +193,8 @@ export class FileStorage implements Storage {
 
   async newOids(count = 1): Promise<Oid[]> {
     this.assertOpen();
-    if (!Number.isInteger(count) || count < 0) {
-      throw new InvalidArgumentError('count', 'expected a non-negative integer');
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new InvalidArgumentError('count', `expected a whole number >= 0, got ${String(count)}`);
     }
     const index = this.generation.index;
     const oids: Oid[] = [];

@@ -10,7 +10,7 @@ import { FileStorage } from '../../storage/file-storage.js';
 import { startChild } from './fixtures/file-storage-child.js';
 import { expectedData, tempStoragePath, transactionOffsets } from './fixtures/file-storage-helpers.js';
 
-const KILLS = 24;
+const KILLS = 21;
 
 /** Appends a random-length prefix of the file's last transaction; returns its length. */
 async function appendTornTransaction(path: string): Promise<number> {

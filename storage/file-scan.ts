@@ -4,10 +4,12 @@
 //
 //  - a bad transaction (incomplete, bad magic, bad checksum) with no valid transaction after
 //    it is a torn write from a crash: the scan stops there and reports `tornAt`, and a writer
-//    cuts the file back to it (nothing after it was ever acknowledged: a commit returns only
-//    after its fsync, and a later transaction is only written after an earlier one's);
+//    cuts the file back to it. It was never acknowledged: a commit returns only after the fsync
+//    of the write that holds it, and each write appends after the previous one's fsync;
 //  - a bad transaction followed by a valid one is damage in the middle: CorruptFileError,
-//    never a silent loss of the transactions after it.
+//    never a silent loss of the transactions after it. (One case errs on the safe side: a
+//    power cut that persisted a later transaction of the last group-commit write but not an
+//    earlier one is reported as damage, although cutting would have been right.)
 
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptFileError } from '../errors.js';

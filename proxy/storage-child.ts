@@ -109,6 +109,9 @@ export class StorageServerChild {
     const child = fork(ZEO_SCRIPT, ['storage-server', '--config', this.configFile], {
       env: childEnv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own process group: a Ctrl-C in the terminal reaches only the launcher, which stops
+      // the router and workers first and the storage server last (never the reverse).
+      detached: true,
     });
     this.child = child;
     const startedAt = Date.now();

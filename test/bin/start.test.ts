@@ -1,7 +1,7 @@
 // `zeo start` as a user runs it: a real process tree (launcher + storage-server child + worker
 // threads) on free ports, driven over HTTP, stopped with a real SIGTERM.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,8 @@ interface Started {
 
 function startZeo(cwd: string, args: string[], extraEnv: Record<string, string> = {}): Started {
   const env = cleanEnv(extraEnv);
-  const child = spawn(process.execPath, [ZEO, 'start', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, as a shell gives a foreground job (a test can "press Ctrl-C").
+  const child = spawn(process.execPath, [ZEO, 'start', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -149,6 +150,17 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   for (let i = 0; i < 6; i++) workerIds.add((await getJson(`${url}/api/stats`)).workerId);
   t.equal(workerIds.size, 3, 'the new worker takes traffic');
 
+  // Edit the config file and send SIGHUP: the pool follows the file.
+  const edited = JSON.parse(readFileSync(join(cwd, 'site.json'), 'utf8'));
+  edited.workers.count = 1;
+  writeFileSync(join(cwd, 'site.json'), JSON.stringify(edited));
+  zeo.process.kill('SIGHUP');
+  await waitFor('the pool to shrink to 1 after SIGHUP', async () => {
+    const now = await getJson(`http://127.0.0.1:${adminPort}/_zeo/status`);
+    return now.workers.length === 1 ? true : undefined;
+  });
+  t.equal((await fetch(`${url}/api/products/1`)).status, 200, 'the site still answers with one worker');
+
   zeo.process.kill('SIGTERM');
   const { code, signal } = await zeo.exited;
   t.equal(code, 0, `exit 0 after SIGTERM\n${zeo.output()}`);
@@ -158,14 +170,17 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   await t.rejects(fetch(url), 'the router is closed');
 });
 
-t.test('with no config file: ./var, the demo shop, and a storage server that dies is restarted', async (t) => {
+t.test('with no config file, over Redis: ./var, a storage server that dies is restarted, Ctrl-C stops all', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'zeo-start-'));
   t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
   const [routerPort, adminPort, storagePort] = [await freePort(), await freePort(), await freePort()];
+  const prefix = `zeo-test-start-${process.pid}-${Date.now()}:`;
   const zeo = startZeo(cwd, ['--workers', '2'], {
     ZEO_ROUTER_LISTEN_PORT: String(routerPort),
     ZEO_ADMIN_PORT: String(adminPort),
     ZEO_STORAGE_SERVER_LISTEN_PORT: String(storagePort),
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    ZEO_REDIS_PREFIX: prefix,
   });
   t.teardown(() => {
     if (zeo.process.exitCode === null) zeo.process.kill('SIGKILL');
@@ -176,6 +191,7 @@ t.test('with no config file: ./var, the demo shop, and a storage server that die
   });
   t.match(zeo.output(), /zeo: config \(none: defaults and environment\)/);
   t.match(zeo.output(), new RegExp(`FileStorage ${cwd}/var/Data\\.fs`), 'the default storage file is ./var/Data.fs');
+  t.match(zeo.output(), `zeo: invalidations Redis pub/sub at redis://127.0.0.1:6379 (channel ${prefix}main)`);
   const firstPid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
 
   process.kill(firstPid, 'SIGKILL');
@@ -196,8 +212,11 @@ t.test('with no config file: ./var, the demo shop, and a storage server that die
   }, 60_000);
   t.equal(status, 201);
 
-  zeo.process.kill('SIGINT');
+  // Ctrl-C in a terminal: SIGINT to the launcher's whole process group.
+  process.kill(-zeo.process.pid!, 'SIGINT');
   t.equal((await zeo.exited).code, 0, 'SIGINT stops as cleanly as SIGTERM');
+  const output = zeo.output();
+  t.ok(output.indexOf('"message":"site stopped"') < output.indexOf('storage server: SIGTERM'), 'the site stops before the storage server');
   await waitFor('the restarted storage server to be gone', () => (isAlive(secondPid) ? undefined : true), 15_000);
   t.notOk(isAlive(firstPid) || isAlive(secondPid), 'no storage server left behind');
 });

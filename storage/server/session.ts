@@ -225,6 +225,10 @@ export class Session {
         this.assertWritable();
         const clientTid = args[1] as Tid;
         checkU64(clientTid, 'lastTid');
+        const meta = (args[0] as { meta?: unknown } | null)?.meta;
+        if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) {
+          throw new InvalidArgumentError('meta', 'expected an object { user?, description?, extension? }');
+        }
         try {
           const result = await this.context.trackCommit(storage.commit(args[0] as never));
           stats.commits++;
@@ -239,7 +243,11 @@ export class Session {
         if (this.transactions.size >= MAX_OPEN_TRANSACTIONS) {
           throw new TransactionStateError(`too many open transactions on one connection (limit ${MAX_OPEN_TRANSACTIONS})`);
         }
-        const txn = await storage.tpcBegin((args[0] ?? {}) as never);
+        const meta = args[0] ?? {};
+        if (typeof meta !== 'object' || Array.isArray(meta)) {
+          throw new InvalidArgumentError('meta', 'expected an object { user?, description?, extension? }');
+        }
+        const txn = await storage.tpcBegin(meta as never);
         const id = this.nextTxnId++;
         if (this.isClosed) await txn.abort();
         else this.transactions.set(id, { txn });
@@ -315,7 +323,10 @@ export class Session {
   private async vote(served: ServedStorage, args: unknown[]): Promise<null> {
     const [id, stores, readCurrent] = args as [number, unknown, unknown];
     const open = this.openTransaction(id);
-    if (!Array.isArray(stores) || !Array.isArray(readCurrent)) throw new ProtocolError('tpcVote expects stores and readCurrent arrays');
+    const isObject = (x: unknown) => typeof x === 'object' && x !== null;
+    if (!Array.isArray(stores) || !Array.isArray(readCurrent) || !stores.every(isObject) || !readCurrent.every(isObject)) {
+      throw new InvalidArgumentError('tpcVote', 'expected arrays of stores and readCurrent entries');
+    }
     try {
       for (const s of stores) open.txn.store(s.oid, s.baseTid, s.data, s.refs);
       for (const r of readCurrent) open.txn.checkCurrent(r.oid, r.tid);

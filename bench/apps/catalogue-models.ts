@@ -1,13 +1,19 @@
 // The bench catalogue's persistent classes and what it does with them. One Catalogue object at
-// root['benchCatalogue'] holds the products (BTree by id) and the orders (BTree by a time-sorted
-// id, so concurrent orders land in buckets that merge instead of conflicting). An order changes
-// its product (stock) and one orders bucket: the same work as the PostgreSQL baseline's
-// UPDATE + INSERT, so the two compare like for like.
+// root['benchCatalogue'] holds the products (a BTree by id); each product keeps its own orders
+// (a PersistentList, created with the first order). An order changes its product (stock), that
+// product's list and adds the order object: the same work as the PostgreSQL baseline's
+// UPDATE + INSERT, and the same contention (two orders conflict only when they are for one
+// product, as they would wait on one row lock in PostgreSQL). A single global orders tree would
+// make every order write the same bucket and the tree's size counter, and under many
+// concurrent writers the optimistic conflict resolution of those hot records runs out of rounds
+// (measured: 16 concurrent orders -> ~2,100 storage conflicts per 320 orders) -- a design a
+// ZODB user learns to avoid.
 
 import { randomBytes } from 'node:crypto';
 import type { DB, PersistentMap } from '../../appserver/app-module.js';
 import { BTree } from '../../storage/objects/btree.js';
-import { Persistent } from '../../storage/objects/persistent.js';
+import { PersistentList } from '../../storage/objects/persistent-list.js';
+import { ensureLoaded, Persistent } from '../../storage/objects/persistent.js';
 import { makeProduct, type OrderRequest, type OrderResult, type Product } from './catalogue-data.js';
 import type { OrderOutcome } from './catalogue-http.js';
 
@@ -20,6 +26,7 @@ export class CatalogueProduct extends Persistent {
   description = '';
   priceCents = 0;
   stock = 0;
+  orders: PersistentList<CatalogueOrder> | null = null;
 
   constructor(fields?: Product) {
     super();
@@ -49,7 +56,6 @@ export class CatalogueOrder extends Persistent {
 export class Catalogue extends Persistent {
   static persistentName = 'bench.Catalogue';
   products = new BTree<number, CatalogueProduct>();
-  orders = new BTree<string, CatalogueOrder>();
   productCount = 0;
 }
 
@@ -94,7 +100,9 @@ export async function placeOrder(catalogue: Catalogue, order: OrderRequest): Pro
   const now = new Date();
   const placed = new CatalogueOrder({ id: newOrderId(now), productId: product.id, quantity: order.quantity,
     createdAt: now.toISOString() });
-  await catalogue.orders.set(placed.id, placed);
+  if (product.orders === null) product.orders = new PersistentList<CatalogueOrder>();
+  else await ensureLoaded(product.orders);
+  product.orders.push(placed);
   const result: OrderResult = { orderId: placed.id, productId: product.id, quantity: order.quantity, stock: product.stock };
   return result;
 }

@@ -5,7 +5,7 @@
 
 import type { Socket } from 'node:net';
 import { InvalidArgumentError, ProtocolError, ReadOnlyError, TransactionStateError, UnavailableError, ZeoError } from '../../errors.js';
-import type { Storage, StorageTransaction, Tid, TransactionRecord } from '../contract.js';
+import type { ReadCurrentRequest, Storage, StorageTransaction, StoreRequest, Tid, TransactionRecord } from '../contract.js';
 import { checkU64 } from '../tid.js';
 import { encodeFrame, FrameReader } from './framing.js';
 import { admitClient, isKeyRequired, newNonce, serverProof, type ServerKeys } from './handshake.js';
@@ -321,7 +321,7 @@ export class Session {
   }
 
   private async vote(served: ServedStorage, args: unknown[]): Promise<null> {
-    const [id, stores, readCurrent] = args as [number, unknown, unknown];
+    const [id, stores, readCurrent] = args as [number, StoreRequest[], ReadCurrentRequest[]];
     const open = this.openTransaction(id);
     const isObject = (x: unknown) => typeof x === 'object' && x !== null;
     if (!Array.isArray(stores) || !Array.isArray(readCurrent) || !stores.every(isObject) || !readCurrent.every(isObject)) {

@@ -176,7 +176,12 @@ export class WorkerBackend extends EventEmitter implements Backend {
     const deadline = Date.now() + timeoutMs;
     while (this.pending.size > 0 && Date.now() < deadline) await sleep(10);
     this.worker.postMessage({ type: 'drain' });
-    const exitedInTime = await Promise.race([this.exited.then(() => true), sleep(Math.max(100, deadline - Date.now())).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const exitedInTime = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(100, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
     if (!exitedInTime) await this.terminate();
   }
 

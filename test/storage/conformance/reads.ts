@@ -3,7 +3,7 @@
 
 import type { Test } from 'tap';
 import { ROOT_OID, ZERO_TID } from '../../../storage/contract.js';
-import { MAX_U64 } from '../../../storage/tid.js';
+import { MAX_U64, tidToDate } from '../../../storage/tid.js';
 import {
   bytes,
   dumpTransactions,
@@ -31,6 +31,7 @@ export function readConformance(t: Test, factory: StorageFactory): void {
   t.test('what is stored loads back byte for byte', async (t) => {
     const storage = await freshStorage(t, factory);
     const [a, b, c] = await storage.newOids(3);
+    const startedAt = Date.now();
     const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
     const large = new Uint8Array(1 << 20).map((_, i) => (i * 31) & 0xff);
     const { tid, invalidations } = await storage.commit({
@@ -41,6 +42,10 @@ export function readConformance(t: Test, factory: StorageFactory): void {
       ],
     });
     t.ok(tid > ZERO_TID, 'the commit returns a TID');
+    const committedAt = tidToDate(tid).getTime();
+    // Generous bounds: a storage server may run on another (slightly skewed) clock.
+    t.ok(committedAt >= startedAt - 60_000 && committedAt <= Date.now() + 60_000,
+      `the TID encodes the commit time (${new Date(committedAt).toISOString()})`);
     t.ok(Array.isArray(invalidations), 'and a list of invalidations');
     const loadedA = await storage.load(a!);
     t.same([...loadedA.data], [...everyByte], 'all 256 byte values survive');

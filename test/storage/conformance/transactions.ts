@@ -112,6 +112,25 @@ export function transactionConformance(t: Test, factory: StorageFactory): void {
     t.same(heard.map((inv) => inv.tid), [base, markerTid], 'no invalidation for failed transactions');
   });
 
+  t.test('a vote waits for the transaction holding the commit lock, then sees its writes', async (t) => {
+    const storage = await freshStorage(t, factory);
+    const [a] = await storage.newOids(1);
+    const base = await put(storage, a!, ZERO_TID, 'a0');
+    const first = await storage.tpcBegin();
+    first.store(a!, base, bytes('first'), []);
+    await first.vote();
+    const second = await storage.tpcBegin();
+    second.store(a!, base, bytes('second'), []);
+    // Not awaited: a storage that serialises votes blocks here until `first` is finished.
+    const secondVote = second.vote();
+    secondVote.catch(() => undefined);
+    const { tid } = await within(10_000, 'finish while another vote waits', first.finish());
+    await expectRejection(t, secondVote, 'ZEO_CONFLICT', { oid: a, baseTid: base, currentTid: tid },
+      'the waiting vote conflicts with what was committed meanwhile');
+    await second.abort();
+    t.same(await storage.load(a!), { data: bytes('first'), tid }, 'no lost update');
+  });
+
   t.test('two-phase commit refuses calls in the wrong phase', async (t) => {
     const storage = await freshStorage(t, factory);
     const [a, b] = await storage.newOids(2);
@@ -195,7 +214,18 @@ export function transactionConformance(t: Test, factory: StorageFactory): void {
     const storage = await freshStorage(t, factory);
     const heard: Invalidation[] = [];
     const heardToo: Invalidation[] = [];
+    const loadsOnInvalidation: Promise<string | null>[] = [];
     const stop = storage.onInvalidation((inv) => heard.push(inv));
+    // When a listener hears of a commit, the commit is visible: a load started now must not
+    // return an older revision (a stale read here is how caches go wrong).
+    storage.onInvalidation((inv) => {
+      for (const oid of inv.oids) {
+        loadsOnInvalidation.push(storage.load(oid).then(
+          (loaded) => (loaded.tid >= inv.tid ? null : `load of ${oid} after ${inv.tid} returned ${loaded.tid}`),
+          (error: unknown) => `load of ${oid} after ${inv.tid} failed: ${String(error)}`,
+        ));
+      }
+    });
     storage.onInvalidation((inv) => heardToo.push(inv));
     storage.onInvalidation(() => {
       throw new Error('a broken listener (expected in this test)');
@@ -216,6 +246,8 @@ export function transactionConformance(t: Test, factory: StorageFactory): void {
     ];
     t.same(shape(heard), expected, 'tid, prevTid and oids of each commit, in commit order');
     t.same(shape(heardToo), expected, 'every listener hears the same; a throwing one breaks nothing');
+    const staleReads = (await Promise.all(loadsOnInvalidation)).filter((problem) => problem !== null);
+    t.same(staleReads, [], 'loads started by a listener see the invalidating commit');
 
     stop();
     const t4 = await put(storage, c!, t3, 'c2');

@@ -10,7 +10,7 @@
 
 import { InvalidArgumentError } from '../../errors.js';
 import { Persistent } from './persistent.js';
-import { isSameValue } from './serializer.js';
+import { mergeByKey } from './keyed-merge.js';
 
 export type BTreeKey = string | number;
 
@@ -64,19 +64,6 @@ function asBucketState(state: unknown): BucketState {
   return s as BucketState;
 }
 
-/** Keys whose value differs between two bucket states, with the new value (undefined: deleted). */
-function changesBetween(from: BucketState, to: BucketState): Map<BTreeKey, { value: unknown; isDeleted: boolean }> {
-  const before = new Map(from.keys.map((k, i) => [k, from.values[i]]));
-  const changes = new Map<BTreeKey, { value: unknown; isDeleted: boolean }>();
-  to.keys.forEach((key, i) => {
-    const value = to.values[i];
-    if (!before.has(key) || !isSameValue(before.get(key), value)) changes.set(key, { value, isDeleted: false });
-    before.delete(key);
-  });
-  for (const key of before.keys()) changes.set(key, { value: undefined, isDeleted: true });
-  return changes;
-}
-
 export class BTreeBucket extends Persistent {
   static persistentName = 'zeo.BTreeBucket';
   keys: BTreeKey[] = [];
@@ -91,16 +78,8 @@ export class BTreeBucket extends Persistent {
     if (committed.splits !== old.splits || mine.splits !== old.splits) {
       throw new Error('the bucket was split; it cannot be merged');
     }
-    const theirChanges = changesBetween(old, committed);
-    const myChanges = changesBetween(old, mine);
-    for (const key of myChanges.keys()) {
-      if (theirChanges.has(key)) throw new Error(`both transactions changed key ${String(key)}`);
-    }
-    const merged = new Map(committed.keys.map((k, i) => [k, committed.values[i]]));
-    for (const [key, change] of myChanges) {
-      if (change.isDeleted) merged.delete(key);
-      else merged.set(key, change.value);
-    }
+    const entries = (state: BucketState) => new Map(state.keys.map((k, i) => [k, state.values[i]]));
+    const merged = mergeByKey(entries(old), entries(committed), entries(mine));
     const keys = [...merged.keys()].sort(compareKeys);
     return { keys, values: keys.map((k) => merged.get(k)), splits: old.splits };
   }

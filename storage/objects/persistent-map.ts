@@ -4,6 +4,7 @@
 // references and loaded by get() and iteration. The root object of every DB is one. For large
 // or busy collections use BTree, whose buckets are separate records.
 
+import { hasPrimitiveKeys, mergeByKey } from './keyed-merge.js';
 import { ensureLoaded, GET_STATE, isPersistent, META, Persistent, rawTarget, SET_STATE } from './persistent.js';
 
 export class PersistentMap<K = unknown, V = unknown> extends Persistent {
@@ -21,6 +22,19 @@ export class PersistentMap<K = unknown, V = unknown> extends Persistent {
 
   override [SET_STATE](state: unknown): void {
     rawTarget(this).entriesByKey = new Map(Array.isArray(state) ? (state as [K, V][]) : []);
+  }
+
+  /**
+   * Concurrent changes of different keys merge (the root map is shared by everything); a key
+   * changed by both transactions is a conflict.
+   */
+  static resolveConflict(oldState: unknown, committedState: unknown, newState: unknown): unknown {
+    const states = [oldState, committedState, newState];
+    if (!states.every((s) => Array.isArray(s) && hasPrimitiveKeys(s as [unknown, unknown][]))) {
+      throw new Error('only maps with primitive keys merge');
+    }
+    const [old, committed, mine] = states.map((s) => new Map(s as [unknown, unknown][]));
+    return [...mergeByKey(old!, committed!, mine!)];
   }
 
   private async loadedEntries(): Promise<Map<K, V>> {

@@ -114,3 +114,22 @@ t.test('tx.readCurrent: a write based on an object another transaction changed f
   ((await (await third.root()).get('tally')) as Tally).hits = 100;
   t.equal(typeof (await third.commit()), 'bigint', 'unchanged since the snapshot: commits');
 });
+
+t.test('PersistentMap: concurrent changes of different keys merge, of the same key conflict', async (t) => {
+  const db = await setUp(t);
+  const first = await db.begin();
+  const second = await db.begin();
+  (await first.root()).set('from-first', 1);
+  (await second.root()).set('from-second', 2);
+  (await second.root()).delete('note');
+  await first.commit();
+  t.equal(typeof (await second.commit()), 'bigint', 'different keys: both commit');
+  const keys = await db.read(async (tx) => [...(await tx.root()).keys()].sort());
+  t.same(keys, ['counter', 'from-first', 'from-second', 'tally'], 'both changes are in the root');
+  const third = await db.begin();
+  const fourth = await db.begin();
+  (await third.root()).set('same', 'third');
+  (await fourth.root()).set('same', 'fourth');
+  await third.commit();
+  await t.rejects(fourth.commit(), ConflictError, 'the same key: conflict');
+});

@@ -83,7 +83,7 @@ export function summariseAutocannon(result: autocannon.Result): LoadResult {
   };
 }
 
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const url = assertLocalUrl(options.url);
   return new Promise((resolve, reject) => {
     let completed = 0;

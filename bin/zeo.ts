@@ -174,9 +174,16 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 const command = process.argv[2] ?? 'help';
+const GRACE_MS = 5_000;
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A clean stop has closed every server; should a handle still hold the event loop open,
+    // exit anyway rather than leave a half-stopped process behind.
+    setTimeout(() => {
+      process.stderr.write(`zeo ${command}: handles still open ${GRACE_MS} ms after stopping; exiting\n`);
+      process.exit(code);
+    }, GRACE_MS).unref();
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);

@@ -75,7 +75,7 @@ function checkObject(field: ObjectField, value: unknown, path: string): Record<s
   }
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(field.fields)) {
-    if (!Object.hasOwn(input, key)) throw new ConfigError(join(path, key), undefined, describe(child));
+    if (!Object.hasOwn(input, key)) throw new ConfigError(join(path, key), undefined, `${describe(child)} (the key is missing)`);
     out[key] = checkField(child, input[key], join(path, key));
   }
   return out;

@@ -62,7 +62,7 @@ t.test('impossible values are refused', async (t) => {
     [{ client: { servers: ['localhost'] } }, 'client.servers[0]', /host:port/],
     [{ router: { remotes: ['ftp://x'] } }, 'router.remotes[0]', /http\(s\) URLs/],
     [{ redis: { url: 'http://127.0.0.1:6379' } }, 'redis.url', /Redis URL/],
-    [{ storageServer: { tls: { cert: 'a.pem' } } }, 'storageServer.tls.key', /non-empty string/],
+    [{ storageServer: { tls: { cert: 'a.pem' } } }, 'storageServer.tls.key', /non-empty string \(the key is missing\)/],
     [{ admin: { port: 8080 } }, 'admin.port', /a port other than router\.listen\.port/],
   ];
   for (const [overrides, key, allowed] of cases) {

@@ -134,7 +134,7 @@ export class DB {
       if (options.meta) tx.setMeta(options.meta);
       try {
         const result = await fn(tx);
-        await tx.commit();
+        if (tx.status === 'active') await tx.commit(); // fn may have committed or aborted itself
         return result;
       } catch (error) {
         await tx.abort();

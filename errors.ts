@@ -117,12 +117,9 @@ export class CorruptFileError extends ZeoError {
 
 export class StorageLockedError extends ZeoError {
   readonly file: string;
-  constructor(file: string, holder: string) {
-    super(
-      'ZEO_LOCKED',
-      `${file} is already open for writing by ${holder}; ` +
-        'stop that process or open this file read-only',
-    );
+  /** `advice` says what to do instead (a cache file has no read-only mode, for one). */
+  constructor(file: string, holder: string, advice = 'stop that process or open this file read-only') {
+    super('ZEO_LOCKED', `${file} is already open for writing by ${holder}; ${advice}`);
     this.file = file;
   }
 }

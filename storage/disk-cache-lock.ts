@@ -20,6 +20,7 @@ import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { StorageLockedError } from '../errors.js';
 
 const LIVENESS_TIMEOUT_MS = 500;
+const ADVICE = 'give each worker its own cache file (client.diskCacheDir holds one per worker) or stop that one';
 const CHANNEL_NAME = 'zeo-ts:disk-cache-locks';
 
 interface Holder {
@@ -133,11 +134,11 @@ export class DiskCacheLock {
         }
         const holder = await readHolder(lockPath);
         if (holder === 'missing') continue;
-        if (holder === null) throw new StorageLockedError(path, `an unknown holder (${lockPath} is unreadable)`);
-        if (!(await isStale(lockPath, holder))) throw new StorageLockedError(path, describe(holder));
+        if (holder === null) throw new StorageLockedError(path, `an unknown holder (${lockPath} is unreadable)`, ADVICE);
+        if (!(await isStale(lockPath, holder))) throw new StorageLockedError(path, describe(holder), ADVICE);
         await moveAsideIfStill(lockPath, holder);
       }
-      throw new StorageLockedError(path, 'others racing for it');
+      throw new StorageLockedError(path, 'others racing for it', ADVICE);
     } finally {
       await unlink(temp).catch(() => {});
     }

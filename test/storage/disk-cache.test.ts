@@ -229,7 +229,7 @@ t.test('a worker thread holds its cache; after worker.terminate() the file is ta
       if (lastReported >= 200n) resolve();
     });
   });
-  await t.rejects(DiskCache.open(path, { maxBytes: 1 << 20 }), { code: 'ZEO_LOCKED', message: /worker thread \d+ of this process/ });
+  await t.rejects(DiskCache.open(path, { maxBytes: 1 << 20 }), { code: 'ZEO_LOCKED', message: /worker thread \d+ of this process.*its own cache file/ });
   await worker.terminate();
   const cache = await DiskCache.open(path, { maxBytes: 1 << 20 });
   t.teardown(() => cache.close());
@@ -241,6 +241,7 @@ t.test('a writer killed with SIGKILL leaves a cache that is consistent with its 
   // Small enough that compactions run often, so some kills land in the middle of one.
   const maxBytes = 384 * 1024;
   let lastReported = 0n;
+  let isRefusalChecked = false;
   for (let round = 1; round <= 6; round++) {
     const child = spawn(process.execPath, [CHILD, path, String(maxBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
@@ -250,6 +251,10 @@ t.test('a writer killed with SIGKILL leaves a cache that is consistent with its 
       if (line.startsWith('open ')) t.ok(BigInt(line.slice(5)) >= lastReported, `round ${round}: the child reopens at lastTid ${line.slice(5)}`);
       if (!line.startsWith('tid ')) continue;
       lastReported = BigInt(line.slice(4));
+      if (round === 1 && !isRefusalChecked) {
+        isRefusalChecked = true;
+        await t.rejects(DiskCache.open(path, { maxBytes }), { code: 'ZEO_LOCKED', message: new RegExp(`process ${child.pid} `) }, 'a live writer process keeps others out');
+      }
       if (lastReported >= killAt) {
         child.kill('SIGKILL');
         break;

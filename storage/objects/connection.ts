@@ -233,7 +233,7 @@ export class Connection implements Jar {
     try {
       for (let i = 0; i < queue.length; ) {
         const object = queue[i]!;
-        let refs: Oid[] = [];
+        const refs: Oid[] = [];
         let data: Uint8Array;
         try {
           data = this.encode(object, refs, (found) => {
@@ -243,8 +243,7 @@ export class Connection implements Jar {
         } catch (error) {
           if (error !== NEED_OIDS) throw error;
           await this.refillOids();
-          refs = [];
-          continue;
+          continue; // encode this object again, from the start
         }
         const meta = object[META];
         stores.push({ oid: meta.oid!, baseTid: meta.isNew ? 0n : meta.serial, data, refs });

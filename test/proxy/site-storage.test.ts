@@ -10,6 +10,7 @@ import { startSite, type Site } from '../../proxy/site.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
 import { startStorageServer } from '../../storage/server/storage-server.js';
 import { ACCOUNTS, INITIAL_BALANCE } from './fixtures/bank-app.js';
+import { eventually } from './fixtures/load.js';
 import { testConfig } from './fixtures/site-config.js';
 
 const COUNTER_APP = fileURLToPath(new URL('../appserver/fixtures/counter-app.js', import.meta.url));
@@ -133,4 +134,33 @@ t.test('a bank keeps its total while transfers run from every worker through the
   t.ok(totals.length > 10, `${totals.length} audits ran meanwhile`);
   t.same(totals.filter((total) => total !== expected), [], 'every audited snapshot had the full total');
   t.equal(final.total, expected, 'the total after the run');
+});
+
+t.test('workers whose storage connection is down are skipped: 503 at once, served again once it is back', async (t) => {
+  const storage = new MemoryStorage();
+  let server = await startStorageServer({ storages: { main: storage }, listen: { host: '127.0.0.1', port: 0 }, log: () => {} });
+  const port = server.address.port;
+  t.teardown(() => server.close());
+  const config = testConfig({
+    app: { module: COUNTER_APP },
+    workers: { count: 2 },
+    client: { servers: [`127.0.0.1:${port}`], unavailableTimeoutMs: 1_000 },
+    router: { health: { pingTimeoutMs: 2_000, hangTimeoutMs: 10_000 } },
+  });
+  const site = await startSite(config, { log: recordingLogger });
+  t.teardown(() => site.close(2_000));
+  t.equal((await request(site.url + '/increment', { method: 'POST' })).statusCode, 200);
+  await server.close();
+  t.ok(await eventually(() => site.pool.workers.every((worker) => !worker.isAvailable()), 10_000), 'both workers out');
+  t.match(site.pool.workers[0]!.snapshot().reason, /storage connection down/);
+  const started = Date.now();
+  const refused = await request(site.url + '/count');
+  t.equal(refused.statusCode, 503);
+  t.match(await refused.body.text(), /no app server is available/);
+  t.ok(Date.now() - started < 5_000, 'answered without waiting for the storage timeout');
+  server = await startStorageServer({ storages: { main: storage }, listen: { host: '127.0.0.1', port }, log: () => {} });
+  t.ok(await eventually(() => site.pool.workers.every((worker) => worker.isAvailable()), 15_000), 'both back after reconnecting');
+  const back = await request(site.url + '/count');
+  t.equal(back.statusCode, 200);
+  t.equal(((await back.body.json()) as { count: number }).count, 1, 'the data is all there');
 });

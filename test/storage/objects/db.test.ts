@@ -355,3 +355,32 @@ testOnEachStorage('objects cannot cross transactions; awaiting a ghost is harmle
   await first.abort();
   await third.abort();
 });
+
+class Kitchen extends Persistent {
+  values: Record<string, unknown> = {};
+}
+
+testOnEachStorage('plain values of every supported type round-trip through a record', async (t, newStorage) => {
+  const storage = await newStorage();
+  const values = {
+    small: 5n,
+    negative: -3n,
+    huge: 2n ** 70n,
+    float: 1.5,
+    bigNumber: 2 ** 60,
+    date: new Date('2026-11-25T10:00:00Z'),
+    set: new Set(['a', 'b']),
+    bytes: new Uint8Array([1, 2, 3]),
+    nested: { list: [1, { deep: true }], nothing: null },
+    text: 'héllo ✓',
+  };
+  const db = await DB.open(storage, { classes: [Kitchen] });
+  await db.transaction(async (tx) => (await tx.root()).set('k', Object.assign(new Kitchen(), { values })));
+  await db.close();
+  const fresh = await DB.open(storage, { classes: [Kitchen] });
+  t.teardown(() => fresh.close());
+  const loaded = await fresh.read(async (tx) => ((await (await tx.root()).get('k')) as Kitchen).values);
+  t.same(loaded, values);
+  t.equal(typeof loaded.small, 'bigint');
+  t.ok(loaded.date instanceof Date && loaded.set instanceof Set && loaded.bytes instanceof Uint8Array, 'types are kept');
+});

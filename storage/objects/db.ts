@@ -129,6 +129,7 @@ export class DB {
     const attempts = options.attempts ?? 5;
     const backoff = options.backoff ?? 5;
     if (!Number.isInteger(attempts) || attempts < 1) throw new InvalidArgumentError('attempts', 'expected an integer >= 1');
+    if (!(backoff >= 0)) throw new InvalidArgumentError('backoff', 'expected a number of milliseconds >= 0');
     for (let attempt = 1; ; attempt++) {
       const tx = await this.begin();
       if (options.meta) tx.setMeta(options.meta);

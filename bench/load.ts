@@ -32,6 +32,8 @@ export interface LoadResult {
   /** Responses with status >= 500: with errors, the "failed requests" of the fault scenario. */
   serverErrors: number;
   statusCounts: Record<string, number>;
+  /** Responses >= 500 by the method of the request ("POST": 2): a failed write cannot be retried. */
+  serverErrorsByMethod: Record<string, number>;
   bytesPerSecond: number;
 }
 
@@ -79,6 +81,7 @@ export function summariseAutocannon(result: autocannon.Result): LoadResult {
     non2xx: result.non2xx,
     serverErrors: result['5xx'],
     statusCounts,
+    serverErrorsByMethod: {},
     bytesPerSecond: result.throughput.mean,
   };
 }
@@ -87,18 +90,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const url = assertLocalUrl(options.url);
   return new Promise((resolve, reject) => {
     let completed = 0;
+    const serverErrorsByMethod: Record<string, number> = {};
+    const onServerError = (method: string) => {
+      serverErrorsByMethod[method] = (serverErrorsByMethod[method] ?? 0) + 1;
+    };
     const instance = autocannon(
       {
         url: url.origin,
         connections: options.connections,
         duration: options.durationSeconds,
         timeout: options.timeoutSeconds ?? 10,
-        requests: autocannonRequests(options.scenario, { productCount: options.productCount }),
+        requests: autocannonRequests(options.scenario, { productCount: options.productCount, onServerError }),
       },
       (error, result) => {
         clearInterval(ticker);
         if (error) reject(error instanceof Error ? error : new Error(String(error)));
-        else resolve(summariseAutocannon(result));
+        else resolve({ ...summariseAutocannon(result), serverErrorsByMethod });
       },
     );
     instance.on('response', () => {

@@ -78,8 +78,13 @@ const timing = (ms: number | null) => (ms === null ? 'not seen' : `${formatCount
 
 export function faultLine(fault: FaultResult): string {
   if (fault.error) return `fault run (${fault.target}, ${fault.workers} workers) failed: ${fault.error}`;
+  const byMethod = Object.entries(fault.load?.serverErrorsByMethod ?? {}).map(([method, n]) => `${n} ${method}`);
+  const detail = [
+    ...(byMethod.length ? [`5xx: ${byMethod.join(', ')}`] : []),
+    ...(fault.load?.errors ? [`${fault.load.errors} without answer`] : []),
+  ];
   return `fault run (${fault.target}, ${fault.workers} workers): ${optional(fault.failedRequests, formatCount)} failed ` +
-    `request(s); hung worker skipped after ${timing(fault.hang.skipMs)}, replaced after ${timing(fault.hang.replaceMs)}; ` +
+    `request(s)${detail.length ? ` (${detail.join('; ')})` : ''}; hung worker skipped after ${timing(fault.hang.skipMs)}, replaced after ${timing(fault.hang.replaceMs)}; ` +
     `crashed worker skipped after ${timing(fault.crash.skipMs)}, replaced after ${timing(fault.crash.replaceMs)}` +
     (fault.notes.length ? ` (${fault.notes.join('; ')})` : '');
 }

@@ -90,15 +90,33 @@ export function createRequestMixer(scenario: Scenario, options: MixerOptions = {
   };
 }
 
+/** What a connection sent last; autocannon keeps one context per connection. */
+interface ConnectionContext {
+  lastMethod?: string;
+}
+
+export interface AutocannonHooks {
+  /** Called for every response with status >= 500, with the method of the request it answers. */
+  onServerError?: (method: string, status: number) => void;
+}
+
 /** The autocannon `requests` option for a scenario: one dynamic entry fed by the mixer. */
-export function autocannonRequests(scenario: Scenario, options: MixerOptions = {}): AutocannonRequest[] {
+export function autocannonRequests(scenario: Scenario, options: MixerOptions & AutocannonHooks = {}): AutocannonRequest[] {
   const next = createRequestMixer(scenario, options);
+  const { onServerError } = options;
   return [
     {
-      setupRequest: (request: AutocannonRequest) => {
+      setupRequest: (request: AutocannonRequest, context: object) => {
         const chosen = next();
+        (context as ConnectionContext).lastMethod = chosen.method;
         return { ...request, method: chosen.method, path: chosen.path, headers: chosen.headers, body: chosen.body ?? '' };
       },
+      // Without pipelining a connection has one request in flight, so the context names it.
+      onResponse: onServerError
+        ? (status: number, _body: string, context: object) => {
+          if (status >= 500) onServerError((context as ConnectionContext).lastMethod ?? '?', status);
+        }
+        : undefined,
     },
   ];
 }

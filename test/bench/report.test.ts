@@ -31,6 +31,7 @@ t.test('the text report is one table with a row per step and per fault run', asy
   t.match(text, /read-mostly\s+2\s+postgres\s+failed/);
   t.match(text, /\[MISSED\] router >= 95% of cluster/);
   t.match(text, /\[ \? \] zero failed: not measured/);
+  t.match(text, /fault run \(site, 3 workers\): 2 failed request\(s\) \(5xx: 2 POST\); /);
   t.match(text, /hung worker skipped after 1,200 ms, replaced after 3,400 ms; crashed worker skipped after 30 ms, replaced after not seen/);
   t.match(text, /nginx is not installed/);
 });

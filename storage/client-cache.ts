@@ -65,8 +65,8 @@ export interface ClientCacheOptions {
 export const ENTRY_OVERHEAD_BYTES = 512;
 
 export class ClientCache implements RevisionCache {
-  lastTid: Tid = 0n;
   readonly maxBytes: number;
+  private appliedTid: Tid = 0n;
   private readonly index = new RevisionIndex<Uint8Array>();
   private hits = 0;
   private misses = 0;
@@ -77,6 +77,15 @@ export class ClientCache implements RevisionCache {
       throw new InvalidArgumentError('maxBytes', `expected a byte count >= 0, got ${String(options.maxBytes)}`);
     }
     this.maxBytes = options.maxBytes;
+  }
+
+  get lastTid(): Tid {
+    return this.appliedTid;
+  }
+
+  set lastTid(tid: Tid) {
+    checkU64(tid, 'lastTid');
+    this.appliedTid = tid;
   }
 
   get stats(): RevisionCacheStats {

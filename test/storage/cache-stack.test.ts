@@ -3,8 +3,34 @@ import t from 'tap';
 import { CacheStack } from '../../storage/cache-stack.js';
 import { ClientCache, ENTRY_OVERHEAD_BYTES } from '../../storage/client-cache.js';
 import { DiskCache } from '../../storage/disk-cache.js';
+import { revisionCacheSuite, SUITE_MAX_BYTES } from './revision-cache-suite.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+
+t.test('conformance, memory only', async (t) => {
+  revisionCacheSuite(t, async () => {
+    const stack = new CacheStack(new ClientCache({ maxBytes: SUITE_MAX_BYTES }));
+    return { cache: stack, close: () => stack.close() };
+  });
+});
+
+t.test('conformance, memory over disk (reopened with an empty memory layer)', async (t) => {
+  revisionCacheSuite(t, async (t) => {
+    const path = join(t.testdir(), 'suite.cache');
+    const open = async () =>
+      new CacheStack(new ClientCache({ maxBytes: SUITE_MAX_BYTES }), await DiskCache.open(path, { maxBytes: SUITE_MAX_BYTES }));
+    let stack = await open();
+    return {
+      cache: stack,
+      reopen: async () => {
+        await stack.close();
+        stack = await open();
+        return stack;
+      },
+      close: () => stack.close(),
+    };
+  });
+});
 
 t.test('memory first, then disk; a disk hit is promoted into memory', async (t) => {
   const path = join(t.testdir(), 'stack.cache');

@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { DiskCache } from '../../storage/disk-cache.js';
 import { HEADER_BYTES, STORE_HEAD_BYTES } from '../../storage/disk-cache-file.js';
 import { changedAt, OBJECT_COUNT, revisionData } from './fixtures/disk-cache-history.js';
+import { revisionCacheSuite, SUITE_MAX_BYTES } from './revision-cache-suite.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/disk-cache-child.js', import.meta.url));
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -48,23 +49,18 @@ t.test('revisions, ranges, ends and lastTid survive close and reopen', async (t)
   t.equal(text(first), 'one@20', 'data handed out is not overwritten by later reads');
 });
 
-t.test('the same store rules apply live and after replay', async (t) => {
-  const path = join(t.testdir(), 'rules.cache');
-  const cache = await DiskCache.open(path, { maxBytes: 64 * 1024 });
-  cache.store(1n, 50n, null, bytes('newer'));
-  cache.store(1n, 40n, null, bytes('older, raced'));
-  cache.store(2n, 10n, null, bytes('v10'));
-  cache.store(2n, 30n, null, bytes('v30'));
-  cache.store(3n, 10n, null, bytes('small'));
-  cache.store(3n, 20n, null, new Uint8Array(70 * 1024));
-  for (const round of ['live', 'reopened'] as const) {
-    const c = round === 'live' ? cache : await DiskCache.open(path, { maxBytes: 64 * 1024 });
-    t.same(c.load(1n), { data: bytes('newer'), tid: 50n }, `${round}: an older current never replaces a newer one`);
-    t.equal(c.loadBefore(2n, 15n), undefined, `${round}: a replaced current whose end is unknown is dropped`);
-    t.equal(text(c.load(2n)?.data), 'v30');
-    t.equal(c.load(3n), undefined, `${round}: a too-large newer revision drops the stale current one`);
-    await c.close();
-  }
+revisionCacheSuite(t, async (t) => {
+  const path = join(t.testdir(), 'suite.cache');
+  let cache = await DiskCache.open(path, { maxBytes: SUITE_MAX_BYTES });
+  return {
+    cache,
+    reopen: async () => {
+      await cache.close();
+      cache = await DiskCache.open(path, { maxBytes: SUITE_MAX_BYTES });
+      return cache;
+    },
+    close: () => cache.close(),
+  };
 });
 
 t.test('a torn tail is cut back to the last whole record', async (t) => {

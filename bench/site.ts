@@ -148,7 +148,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
     }
     for (const targetName of faultTargets) {
       checkInterrupted();
-      const workers = options.faultWorkers!;
+      let workers = options.faultWorkers!;
+      if (options.url && options.adminUrl) workers = (await readStatus(options.adminUrl))?.workers.length ?? workers;
       progress(`${targetName} · ${workers} workers · fault: read-mostly while one worker hangs and one crashes`);
       let target: RunningTarget | null = null;
       try {

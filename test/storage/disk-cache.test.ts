@@ -257,6 +257,7 @@ t.test('a writer killed with SIGKILL leaves a cache that is consistent with its 
       }
     }
     t.equal(await exited, 'SIGKILL', `round ${round}: the writer died by SIGKILL`);
+    t.ok(existsSync(path + '.lock'), `round ${round}: the dead writer's lock is left behind, and is taken over below`);
     const warnings: string[] = [];
     const cache = await DiskCache.open(path, { maxBytes, log: (m) => warnings.push(m) });
     t.notMatch(warnings.join('\n'), /discarded/, `round ${round}: a kill never makes the file look damaged`);
@@ -265,6 +266,30 @@ t.test('a writer killed with SIGKILL leaves a cache that is consistent with its 
     lastReported = cache.lastTid;
     await cache.close();
   }
+});
+
+t.test('a failed write (file size limit) turns the cache off and discards the file, never crashes', async (t) => {
+  const path = join(t.testdir(), 'full.cache');
+  // ulimit -f counts 512-byte blocks: the file may not grow past 100 KiB.
+  const child = spawn('/bin/sh', ['-c', `ulimit -f 200 && exec "${process.execPath}" "${CHILD}" "${path}" 1048576 until-full`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const lines: string[] = [];
+  for await (const line of createInterface({ input: child.stdout! })) lines.push(line);
+  const exitCode = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+  t.equal(exitCode, 0, 'the writer exits normally');
+  t.match(lines.join('\n'), /log disk cache .*EFBIG.*the disk cache is off until restart and its file is discarded/);
+  t.match(lines.join('\n'), /full at \d+, serving 0 revisions, calls after that are harmless/);
+  t.equal(statSync(path).size, 0, 'the file was emptied, so no stale revision can come back');
+
+  const warnings: string[] = [];
+  const reopened = await DiskCache.open(path, { maxBytes: 1 << 20, log: (m) => warnings.push(m) });
+  t.equal(reopened.lastTid, 0n, 'a restart begins from an empty cache');
+  t.equal(reopened.stats.entries, 0);
+  reopened.store(1n, 1n, null, bytes('works again'));
+  t.equal(text(reopened.load(1n)?.data), 'works again');
+  await reopened.close();
 });
 
 /**

@@ -1,8 +1,9 @@
 // PersistentMap: a Map that saves itself (one record holding every entry) and tracks its own
 // changes. Keys are any msgpack-able value compared as a JS Map compares them (strings and
 // numbers in practice); values may be plain values or persistent objects, which are saved as
-// references and loaded by get() and iteration. The root object of every DB is one. For large
-// or busy collections use BTree, whose buckets are separate records.
+// references and loaded by get() and iteration. The root object of every DB is one, so
+// concurrent changes of different keys merge (resolveConflict); the same key conflicts. For
+// large or busy collections use BTree, whose buckets are separate records.
 
 import { hasPrimitiveKeys, mergeByKey } from './keyed-merge.js';
 import { ensureLoaded, GET_STATE, isPersistent, META, Persistent, rawTarget, SET_STATE } from './persistent.js';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { cleanEnv, freePort } from './process-helpers.js';
 
 const ZEO = fileURLToPath(new URL('../../bin/zeo.js', import.meta.url));
 
@@ -16,12 +17,6 @@ interface Run {
 
 const cwd = mkdtempSync(join(tmpdir(), 'zeo-cli-'));
 t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
-
-/** The environment without any ZEO_* / REDIS_URL the developer may have set. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEO_') && k !== 'REDIS_URL'));
-  return { ...env, ...extra };
-}
 
 function zeo(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
@@ -88,13 +83,7 @@ t.test('config print shows the merged config: defaults < file < env < flags', as
 });
 
 t.test('scale, reload and status say clearly when no site is running', async (t) => {
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   const run = await zeo(['status', '--port', String(port)]);
   t.equal(run.code, 1);
   t.match(run.stderr, new RegExp(`no site answers at http://127\\.0\\.0\\.1:${port}/_zeo/status \\(ECONNREFUSED\\)`));

@@ -2,53 +2,17 @@
 // threads) on free ports, driven over HTTP, stopped with a real SIGTERM.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { cleanEnv, freePort, isAlive, waitFor } from './process-helpers.js';
 
 const ZEO = fileURLToPath(new URL('../../bin/zeo.js', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function getJson(url: string, init?: RequestInit): Promise<any> {
   return (await fetch(url, init)).json();
-}
-
-/** The environment without any ZEO_* / REDIS_URL the developer may have set. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEO_') && k !== 'REDIS_URL'));
-  return { ...inherited, ...extra };
 }
 
 /** A short `zeo` command (status, scale) run to completion. */
@@ -165,7 +129,7 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   const { code, signal } = await zeo.exited;
   t.equal(code, 0, `exit 0 after SIGTERM\n${zeo.output()}`);
   t.equal(signal, null);
-  await waitFor('the storage server to be gone', () => (isAlive(storagePid) ? undefined : true), 15_000);
+  await waitFor('the storage server to be gone', () => !isAlive(storagePid), 15_000);
   t.notOk(isAlive(storagePid), 'no storage server left behind');
   await t.rejects(fetch(url), 'the router is closed');
 });
@@ -217,7 +181,7 @@ t.test('with no config file, over Redis: ./var, a storage server that dies is re
   t.equal((await zeo.exited).code, 0, 'SIGINT stops as cleanly as SIGTERM');
   const output = zeo.output();
   t.ok(output.indexOf('"message":"site stopped"') < output.indexOf('storage server: SIGTERM'), 'the site stops before the storage server');
-  await waitFor('the restarted storage server to be gone', () => (isAlive(secondPid) ? undefined : true), 15_000);
+  await waitFor('the restarted storage server to be gone', () => !isAlive(secondPid), 15_000);
   t.notOk(isAlive(firstPid) || isAlive(secondPid), 'no storage server left behind');
 });
 

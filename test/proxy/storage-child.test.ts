@@ -2,6 +2,7 @@
 // same port when killed, and stop() leaves no process behind.
 import { connect } from 'node:net';
 import t from 'tap';
+import { isAlive, waitFor } from '../bin/process-helpers.js';
 import { loadConfig } from '../../config/load.js';
 import { silentLogger } from '../../proxy/logger.js';
 import { StorageServerChild } from '../../proxy/storage-child.js';
@@ -12,29 +13,12 @@ const config = loadConfig({
   overrides: { storage: { kind: 'memory' }, storageServer: { listen: { host: '127.0.0.1', port: 0 } } },
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('error', () => resolve(false));
   });
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 t.test('the child listens, is restarted on the same port after a crash, and stops cleanly', async (t) => {

@@ -8,8 +8,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ZeoConfig } from '../config/schema.js';
+import { readBody } from './http-body.js';
 import { describe, responseToData, type LogFunction, type RequestData } from './request-runner.js';
 import { appModulePath, SiteRuntime } from './site-runtime.js';
+import { waitForStopSignal } from './stop-signal.js';
 import type { HeaderPairs } from './worker-protocol.js';
 
 export const HEALTH_PATH = '/_zeo/health';
@@ -116,15 +118,7 @@ export async function runAppServerMain(config: ZeoConfig, options: AppServerOpti
   const log = options.log ?? stderrLog;
   const server = await startAppServer(config, { ...options, log });
   process.stdout.write(`zeo: app server on ${server.url} (health: ${server.url}${HEALTH_PATH})\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (received: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(received);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const signal = await waitForStopSignal();
   log('info', 'stopping', { signal });
   await server.close(Math.min(config.router.requestTimeoutMs, 30_000));
   return 0;
@@ -135,21 +129,4 @@ function headerPairs(request: IncomingMessage): HeaderPairs {
   const raw = request.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
   return pairs;
-}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<ArrayBuffer | null | 'too large'> {
-  if (Number(request.headers['content-length'] ?? 0) > limit) {
-    request.resume();
-    return 'too large';
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) return 'too large';
-    chunks.push(chunk);
-  }
-  if (total === 0) return null;
-  const joined = Buffer.concat(chunks, total);
-  return joined.buffer.slice(joined.byteOffset, joined.byteOffset + total) as ArrayBuffer;
 }

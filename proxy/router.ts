@@ -10,6 +10,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from '../appserver/http-body.js';
 import type { ZeoConfig } from '../config/schema.js';
 import { BackendFailedError } from '../errors.js';
 import type { Backend, ProxyRequest, ProxyResponse } from './backend.js';
@@ -187,25 +188,6 @@ export class Router {
     response.end(body ?? undefined);
     return answer.status;
   }
-}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<ArrayBuffer | null | 'too large'> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) return 'too large';
-    chunks.push(chunk);
-  }
-  if (total === 0) return null;
-  // A buffer of our own: node's chunks may share a pooled ArrayBuffer, which must not be transferred.
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body.buffer;
 }
 
 /** A transferred body is detached (byteLength 0): it cannot go anywhere else. */

@@ -5,6 +5,7 @@
 // resolve with exit code 0.
 
 import { appModulePath } from '../appserver/site-runtime.js';
+import { waitForStopSignal } from '../appserver/stop-signal.js';
 import { resolveWorkerCount } from '../config/load.js';
 import type { ZeoConfig } from '../config/schema.js';
 import { AdminServer } from './admin.js';
@@ -13,6 +14,8 @@ import { RouterMetrics } from './metrics.js';
 import { Pool } from './pool.js';
 import { Router } from './router.js';
 
+
+export { waitForStopSignal };
 
 /** Workers to run: config.workers.count, or the number of CPU cores for "auto". */
 export const workerCount = resolveWorkerCount;
@@ -104,17 +107,4 @@ export async function runProxyMain(config: ZeoConfig, options: RunProxyOptions =
   log.info('stopping', { signal });
   await site.close(options.shutdownTimeoutMs ?? Math.min(config.router.requestTimeoutMs, 30_000));
   return 0;
-}
-
-/** Resolves with the first SIGTERM or SIGINT; both handlers are removed again. */
-export function waitForStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
 }

@@ -22,7 +22,10 @@ async function post(url: string): Promise<{ status: number; text: string }> {
 const workerIds = (s: Site) => s.pool.workers.map((worker) => worker.workerId);
 
 t.test('a worker stuck in an endless loop is skipped at once and replaced; no GET fails', async (t) => {
-  const s = await site(t, { workers: { count: 3 }, router: { balancing: 'round-robin' } });
+  const s = await site(t, {
+    workers: { count: 3 },
+    router: { balancing: 'round-robin', health: { pingTimeoutMs: 300, hangTimeoutMs: 1_000 } },
+  });
   const before = workerIds(s);
   const load = startLoad(s.url, { concurrency: 6 });
   await load.progress(100);

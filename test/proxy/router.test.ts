@@ -61,7 +61,7 @@ t.test('requests spread over every worker, with either balancing', async (t) => 
       seen.set(id, (seen.get(id) ?? 0) + 1);
     }
     t.equal(seen.size, 3, `${balancing}: all three workers answered`);
-    t.ok(Math.min(...seen.values()) >= 5, `${balancing}: none starved (${[...seen.values()]})`);
+    t.ok(Math.min(...seen.values()) >= 3, `${balancing}: none starved (${[...seen.values()]})`);
   }
 });
 

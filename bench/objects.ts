@@ -7,6 +7,8 @@
 //   warm     a new DB (empty object cache) over the same open storage
 //   hot      a new transaction of the same DB: objects are in the connection's cache
 //   steamin  the same transaction again: objects already loaded
+//   raw      baseline: the same records read straight from the storage (loadBefore + msgpack
+//            decode, no objects), measured in the same run, to show what the object layer costs
 //
 // Each read phase reads every value of every object. Reported: objects per second, median of
 // `runs` runs (each run on a new storage). Run: `node dist/bench/objects.js [--objects N]
@@ -18,14 +20,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileStorage } from '../storage/file-storage.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import type { Storage } from '../storage/contract.js';
+import type { Oid, Storage } from '../storage/contract.js';
 import { DB } from '../storage/objects/db.js';
+import { Persistent } from '../storage/objects/persistent.js';
 import { PersistentList } from '../storage/objects/persistent-list.js';
 import { PersistentMap } from '../storage/objects/persistent-map.js';
+import { decodeRecord } from '../storage/objects/serializer.js';
 import type { Transaction } from '../storage/objects/transaction.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
 
-export const PHASES = ['add', 'update', 'cold', 'warm', 'hot', 'steamin'] as const;
+export const PHASES = ['add', 'update', 'cold', 'warm', 'hot', 'steamin', 'raw'] as const;
 export type Phase = (typeof PHASES)[number];
 export type StorageKind = 'memory' | 'file';
 
@@ -94,6 +98,18 @@ async function readAll(tx: Transaction): Promise<number> {
   return checksum;
 }
 
+/** The baseline: every record loaded and decoded, references left as references. */
+async function readRecords(storage: Storage, oids: Oid[]): Promise<number> {
+  const beforeTid = (await storage.lastTransaction()) + 1n;
+  let checksum = 0;
+  for (const oid of oids) {
+    const revision = await storage.loadBefore(oid, beforeTid);
+    const [, state] = decodeRecord(revision!.data, null);
+    checksum += (state as unknown[]).length;
+  }
+  return checksum;
+}
+
 async function timed(count: number, fn: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
   await fn();
@@ -119,10 +135,12 @@ async function oneRun(kind: StorageKind, objects: number): Promise<Record<Phase,
         for await (const item of await itemsOf(tx)) item.set('count', ((item.peek('count') as number) ?? 0) + 1);
       }),
     );
+    const oids = await db.read(async (tx) => (await itemsOf(tx)).toJSON().map((item) => Persistent.oidOf(item)!));
     await db.close();
     const coldDb = await DB.open(await handle.reopen(), { cacheSize: objects * 2 });
     const cold = await timed(objects, () => coldDb.read(readAll));
     await coldDb.close();
+    const raw = await timed(objects, () => readRecords(handle.storage, oids));
     const warmDb = await DB.open(handle.storage, { cacheSize: objects * 2 });
     const warm = await timed(objects, () => warmDb.read(readAll));
     const hot = await timed(objects, () => warmDb.read(readAll));
@@ -136,7 +154,7 @@ async function oneRun(kind: StorageKind, objects: number): Promise<Record<Phase,
       return rate;
     });
     await warmDb.close();
-    return { add, update, cold, warm, hot, steamin };
+    return { add, update, cold, warm, hot, steamin, raw };
   } finally {
     await handle.dispose();
   }

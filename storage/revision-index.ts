@@ -91,12 +91,13 @@ export class RevisionIndex<V> {
 
     const revision: IndexedRevision<V> = { oid, start, end, value, size, older: undefined, newer: undefined };
     if (!revisions) {
-      revisions = [];
-      this.byOid.set(oid, revisions);
+      // A literal, not [] + push: V8 would give the empty array room for 17 (most OIDs hold one).
+      this.byOid.set(oid, [revision]);
+    } else {
+      let at = revisions.length;
+      while (at > 0 && revisions[at - 1]!.start > start) at--;
+      revisions.splice(at, 0, revision);
     }
-    let at = revisions.length;
-    while (at > 0 && revisions[at - 1]!.start > start) at--;
-    revisions.splice(at, 0, revision);
     this.linkMostRecent(revision);
     this.bytes += size;
     this.entries++;

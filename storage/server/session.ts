@@ -109,6 +109,13 @@ export class Session {
     this.close();
   }
 
+  /** Shutdown: replies already written still reach the client, then the connection closes. */
+  end(): void {
+    if (this.isClosed) return;
+    this.socket.end();
+    setTimeout(() => this.close(), 2000).unref();
+  }
+
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;

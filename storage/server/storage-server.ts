@@ -179,9 +179,8 @@ export class StorageServer {
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.allSettled([...this.commitsInProgress]);
     await Promise.all([...this.sessions].map((s) => s.abortAll()));
-    // Give replies just written a moment to leave before the sockets go.
-    await new Promise((resolve) => setImmediate(resolve));
-    for (const session of [...this.sessions]) session.close();
+    // end(), not destroy(): replies just written must still reach their clients.
+    for (const session of [...this.sessions]) session.end();
     await stopped;
     for (const served of this.served.values()) {
       await served.hub.close();

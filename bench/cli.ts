@@ -4,6 +4,7 @@
 // options object: `--objects 500 --runs 3` -> {objects: 500, runs: 3}).
 
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfigWithSource } from '../config/load.js';
@@ -34,6 +35,8 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --postgres-url URL   for the PostgreSQL baseline (default ${DEFAULT_POSTGRES_URL})
       --out DIR            where the JSON and HTML reports go (default bench/results)
       --verbose            show the children's output
+      --cpu-prof DIR       every zeo process and worker thread writes a CPU profile into DIR
+                           (summarise: node dist/bench/profile-summary.js DIR/<target>)
 zeo bench storage|objects|invalidation [--name value ...]: the lower-level benchmarks
 `;
 
@@ -115,6 +118,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
         connections: { type: 'string' }, scenarios: { type: 'string' }, targets: { type: 'string' },
         'fault-workers': { type: 'string' }, 'no-faults': { type: 'boolean' }, products: { type: 'string' },
         'postgres-url': { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' },
+        'cpu-prof': { type: 'string' },
       },
     });
   } catch (error) {
@@ -143,6 +147,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       postgresUrl: v['postgres-url'] ?? DEFAULT_POSTGRES_URL,
       postgresPoolSize: 8,
       isVerbose: v.verbose ?? false,
+      cpuProfileDir: v['cpu-prof'] ? resolve(v['cpu-prof']) : null,
     },
   };
 }

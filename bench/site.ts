@@ -4,6 +4,7 @@
 // site's /_zeo/status is read around every step. Then the fault scenario runs on the site (and
 // on the cluster baseline, for contrast). Progress goes to `log` (stderr), one line per step.
 
+import { join } from 'node:path';
 import type { ZeoConfig } from '../config/schema.js';
 import { FAULTS_ENV } from './apps/faults.js';
 import { nodeAppLauncher } from './baselines/app-spec.js';
@@ -31,6 +32,8 @@ export interface SiteBenchOptions extends BenchRunOptions {
   postgresPoolSize: number;
   command: string;
   isVerbose: boolean;
+  /** Folder for V8 CPU profiles of the zeo processes (one subfolder per target and size). */
+  cpuProfileDir: string | null;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -75,21 +78,23 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
   };
 
   const schema = targets.includes('postgres') ? newSchemaName() : null;
-  const zeoOptions = (workers: number, isFaultable: boolean): ZeoLaunchOptions => ({
-    baseConfig: options.baseConfig, workers, productCount: options.productCount, isFaultable,
-    isVerbose: options.isVerbose,
-  });
   const start = async (target: TargetName, workers: number, isFaultable: boolean): Promise<RunningTarget> => {
+    const zeoOptions = (): ZeoLaunchOptions => ({
+      baseConfig: options.baseConfig, workers, productCount: options.productCount, isFaultable,
+      isVerbose: options.isVerbose,
+      cpuProfileDir: options.cpuProfileDir
+        ? join(options.cpuProfileDir, `${target}-${workers}w${isFaultable ? '-faults' : ''}`) : null,
+    });
     if (options.url) {
       return { url: options.url, adminUrl: options.adminUrl, workerExits: () => 0, close: async () => {} };
     }
     switch (target) {
       case 'site':
-        return startSiteTarget(zeoOptions(workers, isFaultable));
+        return startSiteTarget(zeoOptions());
       case 'cluster':
-        return startWithStorageServer(zeoOptions(workers, isFaultable), (app) => startClusterTarget(app, workers, options));
+        return startWithStorageServer(zeoOptions(), (app) => startClusterTarget(app, workers, options));
       case 'nginx':
-        return startWithStorageServer(zeoOptions(workers, isFaultable), (app) => startNginxTarget(nginxPath!, app, workers, options));
+        return startWithStorageServer(zeoOptions(), (app) => startNginxTarget(nginxPath!, app, workers, options));
       case 'postgres':
         return startClusterTarget(nodeAppLauncher({
           kind: 'postgres', productCount: options.productCount, connectionString: options.postgresUrl,

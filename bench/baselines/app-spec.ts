@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 
 export const APP_SPEC_ENV = 'ZEO_BENCH_APP_SPEC';
-/** {"workers": N, "exec": file, "args": [...]} for the cluster primary. */
+/** {"workers": N, "exec": file, "args": [...], "execArgv": [...]} for the cluster primary. */
 export const CLUSTER_ENV = 'ZEO_BENCH_CLUSTER';
 /** The app server entry a cluster worker runs (cluster-worker.ts). */
 export const WORKER_EXEC_ENV = 'ZEO_BENCH_WORKER_EXEC';
@@ -23,6 +23,8 @@ export interface AppLauncher {
   env: Record<string, string>;
   /** The environment to start from (default the bench's own); zeo children get a cleaned one. */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Node flags (--cpu-prof ...). */
+  execArgv?: string[];
 }
 
 export function nodeAppLauncher(spec: NodeAppSpec, env: Record<string, string> = {}): AppLauncher {
@@ -35,13 +37,14 @@ export function nodeAppLauncher(spec: NodeAppSpec, env: Record<string, string> =
 }
 
 /** `zeo appserver --config FILE --port P`: the stand-alone zeo app server. */
-export function zeoAppServerLauncher(configFile: string, baseEnv: NodeJS.ProcessEnv): AppLauncher {
+export function zeoAppServerLauncher(configFile: string, baseEnv: NodeJS.ProcessEnv, execArgv: string[] = []): AppLauncher {
   return {
     kind: 'zeo',
     exec: fileURLToPath(new URL('../../bin/zeo.js', import.meta.url)),
     args: (port) => ['appserver', '--config', configFile, '--port', String(port)],
     env: {},
     baseEnv,
+    execArgv,
   };
 }
 

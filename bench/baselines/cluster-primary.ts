@@ -13,13 +13,15 @@ interface ClusterSpec {
   workers: number;
   exec: string;
   args: string[];
+  execArgv?: string[];
 }
 
 runAsChild('bench cluster primary', async () => {
   const spec = JSON.parse(process.env[CLUSTER_ENV] ?? 'null') as ClusterSpec | null;
   if (!spec) throw new Error(`${CLUSTER_ENV} is not set: this entry is started by the bench`);
   process.env[WORKER_EXEC_ENV] = spec.exec;
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./cluster-worker.js', import.meta.url)), args: spec.args, silent: false });
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./cluster-worker.js', import.meta.url)), args: spec.args,
+    execArgv: spec.execArgv ?? [], silent: false });
   let isStopping = false;
   let hasReported = false;
   const listening = new Set<number>();

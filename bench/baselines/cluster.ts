@@ -11,7 +11,7 @@ export async function startClusterTarget(app: AppLauncher, workers: number,
   options: { isVerbose?: boolean; startTimeoutMs?: number } = {}): Promise<RunningTarget> {
   const port = await freePort();
   const primary = spawnEntry(`cluster of ${workers} (${app.kind})`, new URL('./cluster-primary.js', import.meta.url), {
-    env: { ...app.env, [CLUSTER_ENV]: JSON.stringify({ workers, exec: app.exec, args: app.args(port) }) },
+    env: { ...app.env, [CLUSTER_ENV]: JSON.stringify({ workers, exec: app.exec, args: app.args(port), execArgv: app.execArgv ?? [] }) },
     baseEnv: app.baseEnv,
     isVerbose: options.isVerbose,
   });

@@ -76,6 +76,7 @@ export async function startNginxTarget(nginxPath: string, app: AppLauncher, work
         args: app.args(port),
         env: app.env,
         baseEnv: app.baseEnv,
+        execArgv: app.execArgv,
         isVerbose: options.isVerbose,
       }));
     }

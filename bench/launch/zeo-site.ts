@@ -26,6 +26,8 @@ export interface ZeoLaunchOptions {
   isFaultable: boolean;
   isVerbose?: boolean;
   startTimeoutMs?: number;
+  /** Every zeo process (and worker thread) writes a V8 CPU profile here when it exits. */
+  cpuProfileDir?: string | null;
 }
 
 /**
@@ -64,11 +66,17 @@ export async function benchConfig(base: ZeoConfig, workers: number, folder: stri
   return config;
 }
 
+/** Node flags for zeo processes: V8 CPU profiling when asked (worker threads inherit them). */
+export function zeoExecArgv(cpuProfileDir: string | null | undefined): string[] {
+  return cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
+}
+
 interface PreparedSite {
   folder: string;
   configFile: string;
   config: ZeoConfig;
   env: NodeJS.ProcessEnv;
+  execArgv: string[];
   cleanUp(): Promise<void>;
 }
 
@@ -77,12 +85,12 @@ async function prepare(options: ZeoLaunchOptions): Promise<PreparedSite> {
   const config = await benchConfig(options.baseConfig, options.workers, folder);
   const configFile = join(folder, 'zeo.config.json');
   await writeFile(configFile, JSON.stringify(config, null, 2));
-  return { folder, configFile, config, env: zeoChildEnv(options),
+  return { folder, configFile, config, env: zeoChildEnv(options), execArgv: zeoExecArgv(options.cpuProfileDir),
     cleanUp: () => rm(folder, { recursive: true, force: true }) };
 }
 
 function zeo(name: string, args: string[], site: PreparedSite, isVerbose?: boolean): ChildHandle {
-  return spawnEntry(name, ZEO_BIN, { args, baseEnv: site.env, isVerbose });
+  return spawnEntry(name, ZEO_BIN, { args, baseEnv: site.env, execArgv: site.execArgv, isVerbose });
 }
 
 /** `zeo start`: the storage server, the router and its worker threads. */
@@ -125,7 +133,7 @@ export async function startWithStorageServer(options: ZeoLaunchOptions,
   try {
     const { host, port } = site.config.storageServer.listen;
     await storage.whileRunning(waitForTcp(host, port, options.startTimeoutMs ?? 30_000), `it listened on ${port}`);
-    target = await wrap(zeoAppServerLauncher(site.configFile, site.env));
+    target = await wrap(zeoAppServerLauncher(site.configFile, site.env, site.execArgv));
   } catch (error) {
     await stopAll();
     throw error;

@@ -233,3 +233,33 @@ t.test('an insert into a bucket that another transaction split is not merged int
     t.same(keys, [0, 10, 20, 25, 30, 40]);
   });
 });
+
+t.test('records carry their references: pack keeps what the tree reaches and drops what it no longer does', async (t) => {
+  const storage = new MemoryStorage();
+  const db = await DB.open(storage, { classes: [Item] });
+  t.teardown(() => db.close());
+  await db.transaction(async (tx) => {
+    const tree = new BTree<number, Item>({ maxBucketSize: 4 });
+    (await tx.root()).set('tree', tree);
+    for (let i = 0; i < 40; i++) await tree.set(i, Object.assign(new Item(), { label: `item ${i}` }));
+  });
+  const removedOid = await db.transaction(async (tx) => {
+    const tree = (await (await tx.root()).get('tree')) as BTree<number, Item>;
+    const removed = (await tree.get(7))!;
+    await tree.delete(7);
+    return Persistent.oidOf(removed)!;
+  });
+  const result = await storage.pack(await storage.lastTransaction());
+  t.ok(result.removedObjects >= 1, `pack removed ${result.removedObjects} object(s)`);
+  await t.rejects(storage.load(removedOid), { code: 'ZEO_NOT_FOUND' }, 'the deleted item is gone');
+  const fresh = await DB.open(storage, { classes: [Item] });
+  t.teardown(() => fresh.close());
+  const labels = await fresh.read(async (tx) => {
+    const tree = (await (await tx.root()).get('tree')) as BTree<number, Item>;
+    const out: string[] = [];
+    for await (const item of tree.values()) out.push(item.label);
+    return out;
+  });
+  t.equal(labels.length, 39, 'every other item survived pack');
+  t.notOk(labels.includes('item 7'));
+});

@@ -113,6 +113,11 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   const workerIds = new Set<number>();
   for (let i = 0; i < 6; i++) workerIds.add((await getJson(`${url}/api/stats`)).workerId);
   t.equal(workerIds.size, 3, 'the new worker takes traffic');
+  const reloaded = await zeoCommand(cwd, ['reload', '--config', 'site.json', '--json']);
+  t.equal(reloaded.code, 0, reloaded.stderr);
+  const newIds: number[] = JSON.parse(reloaded.stdout).workers.map((worker: { workerId: number }) => worker.workerId);
+  t.equal(newIds.length, 3);
+  t.notOk(newIds.some((id) => workerIds.has(id)), 'zeo reload replaced every worker');
 
   // Edit the config file and send SIGHUP: the pool follows the file.
   const edited = JSON.parse(readFileSync(join(cwd, 'site.json'), 'utf8'));

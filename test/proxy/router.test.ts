@@ -156,3 +156,26 @@ t.test('keep-alive connections are balanced per request, not per connection', as
   const ids = new Set([...received.matchAll(/"workerId":(\d+)/g)].map((m) => m[1]));
   t.equal(ids.size, 2, 'one connection reached both workers');
 });
+
+t.test('a site whose app module cannot be loaded fails to start, saying why', async (t) => {
+  await t.rejects(
+    startSite(testConfig({ app: { module: join(scratch, 'missing-app.js') } }), { log: silentLogger, storageFactory: NO_STORAGE }),
+    /worker \d+ failed to start: .*missing-app\.js/,
+  );
+  await t.rejects(
+    startSite(testConfig({ app: { module: NO_STORAGE } }), { log: silentLogger, storageFactory: NO_STORAGE }),
+    /has no default export with a fetch\(request, ctx\) method/,
+  );
+});
+
+t.test('the admin metrics count requests by method and status', async (t) => {
+  const s = await site(t, { workers: { count: 1 } });
+  for (let i = 0; i < 5; i++) await (await request(s.url + '/whoami')).body.text();
+  await (await request(s.url + '/nowhere')).body.text();
+  const metrics = await (await request(s.adminUrl + '/_zeo/metrics')).body.text();
+  t.match(metrics, /zeo_requests_total\{method="GET",status="200"\} 5\n/);
+  t.match(metrics, /zeo_requests_total\{method="GET",status="404"\} 1\n/);
+  t.match(metrics, /zeo_workers 1\n/);
+  t.match(metrics, /zeo_backend_served_total\{backend="worker-1"\} 6\n/);
+  t.equal((await request(s.adminUrl + '/_zeo/nothing')).statusCode, 404);
+});

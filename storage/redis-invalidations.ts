@@ -119,7 +119,15 @@ export interface RedisInvalidationPublisherOptions {
   url: string;
   channel: string;
   log?: LogFunction;
+  /**
+   * A publish Redis has not acknowledged after this long counts as dropped, and Redis as down
+   * (it is connected but not answering). Default 5000.
+   */
+  publishTimeoutMs?: number;
 }
+
+/** Publishes awaiting Redis's answer, at most; beyond that, messages are dropped. */
+const MAX_PENDING_PUBLISHES = 1000;
 
 /** Publishes invalidations; never throws, never waits for Redis. */
 export class RedisInvalidationPublisher {
@@ -127,9 +135,10 @@ export class RedisInvalidationPublisher {
   private readonly channel: string;
   private readonly log: LogFunction;
   private readonly where: string;
-  /** True from the first sign of an outage (logged once) until Redis is ready again. */
+  /** True from the first sign of an outage (logged once) until Redis answers again. */
   private isInOutage = false;
   private droppedCount = 0;
+  private pendingCount = 0;
   private isClosed = false;
 
   constructor(options: RedisInvalidationPublisherOptions) {
@@ -139,6 +148,10 @@ export class RedisInvalidationPublisher {
     if (typeof options.channel !== 'string' || options.channel === '') {
       throw new InvalidArgumentError('channel', 'expected a non-empty channel name');
     }
+    const { publishTimeoutMs = 5000 } = options;
+    if (!Number.isSafeInteger(publishTimeoutMs) || publishTimeoutMs < 1) {
+      throw new InvalidArgumentError('publishTimeoutMs', `expected a whole number of ms >= 1, got ${publishTimeoutMs}`);
+    }
     this.channel = options.channel;
     this.log = options.log ?? defaultLog;
     this.where = describeUrl(options.url);
@@ -146,20 +159,17 @@ export class RedisInvalidationPublisher {
       // While disconnected, commands fail at once instead of queueing: a stale invalidation
       // delivered after a reconnect is worthless, the storage server has it anyway.
       enableOfflineQueue: false,
+      commandTimeout: publishTimeoutMs,
       ...connectionOptions,
     });
-    this.redis.on('ready', () => {
-      if (!this.isInOutage) return;
-      this.isInOutage = false;
-      this.log(`redis back at ${this.where} (${this.droppedCount} invalidations were dropped meanwhile)`);
-      this.droppedCount = 0;
-    });
+    this.redis.on('ready', () => this.noteHealthy());
     this.redis.on('error', (error: Error) => this.noteOutage(error.message));
     this.redis.on('close', () => this.noteOutage('connection closed'));
   }
 
+  /** True while publishes reach Redis: connected, and not in an outage. */
   get isConnected(): boolean {
-    return this.redis.status === 'ready';
+    return this.redis.status === 'ready' && !this.isInOutage;
   }
 
   /** Sends the invalidation to every subscriber, or drops it if Redis is unreachable. */
@@ -172,11 +182,27 @@ export class RedisInvalidationPublisher {
       this.log(`redis publisher: not publishing a malformed invalidation: ${String(error)}`);
       return;
     }
-    if (!this.isConnected) {
+    if (this.redis.status !== 'ready') {
       this.drop('not connected');
       return;
     }
-    this.redis.publish(this.channel, payload).catch((error: Error) => this.drop(error.message));
+    // Still connected but perhaps not answering: keep trying (the first answer ends the outage),
+    // but never let unanswered messages pile up.
+    if (this.pendingCount >= MAX_PENDING_PUBLISHES) {
+      this.drop(`${this.pendingCount} publishes unanswered`);
+      return;
+    }
+    this.pendingCount++;
+    this.redis.publish(this.channel, payload).then(
+      () => {
+        this.pendingCount--;
+        this.noteHealthy();
+      },
+      (error: Error) => {
+        this.pendingCount--;
+        this.drop(error.message);
+      },
+    );
   }
 
   /** Stops publishing and closes the connection. Idempotent. */
@@ -198,6 +224,13 @@ export class RedisInvalidationPublisher {
         'clients catch up from the storage server',
     );
   }
+
+  private noteHealthy(): void {
+    if (this.isClosed || !this.isInOutage) return;
+    this.isInOutage = false;
+    this.log(`redis back at ${this.where} (${this.droppedCount} invalidations were dropped meanwhile)`);
+    this.droppedCount = 0;
+  }
 }
 
 export interface RedisInvalidationSubscriberOptions {
@@ -211,6 +244,11 @@ export interface RedisInvalidationSubscriberOptions {
    */
   onConnectionChange?: (isConnected: boolean) => void;
   log?: LogFunction;
+  /**
+   * Every this many ms the subscriber pings Redis; no answer within as long means the link is
+   * dead (a stalled network raises no error by itself), so it reconnects. Default 5000.
+   */
+  healthCheckMs?: number;
 }
 
 /** Receives invalidations; reconnects and resubscribes by itself until closed. */
@@ -222,6 +260,8 @@ export class RedisInvalidationSubscriber {
   private isSubscribed = false;
   private isInOutage = false;
   private isClosed = false;
+  private isPinging = false;
+  private readonly healthTimer: NodeJS.Timeout;
 
   constructor(options: RedisInvalidationSubscriberOptions) {
     if (typeof options?.url !== 'string' || options.url === '') {
@@ -233,6 +273,10 @@ export class RedisInvalidationSubscriber {
     if (typeof options.onInvalidation !== 'function') {
       throw new InvalidArgumentError('onInvalidation', 'expected a function');
     }
+    const { healthCheckMs = 5000 } = options;
+    if (!Number.isSafeInteger(healthCheckMs) || healthCheckMs < 1) {
+      throw new InvalidArgumentError('healthCheckMs', `expected a whole number of ms >= 1, got ${healthCheckMs}`);
+    }
     this.options = options;
     this.log = options.log ?? defaultLog;
     this.where = describeUrl(options.url);
@@ -241,8 +285,11 @@ export class RedisInvalidationSubscriber {
       // subscription is in place: a gap filled before that could miss a message.
       autoResubscribe: false,
       enableOfflineQueue: false,
+      commandTimeout: healthCheckMs,
       ...connectionOptions,
     });
+    this.healthTimer = setInterval(() => void this.checkHealth(), healthCheckMs);
+    this.healthTimer.unref();
     this.redis.on('ready', () => void this.subscribe());
     this.redis.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message));
     this.redis.on('error', (error: Error) => this.noteOutage(error.message));
@@ -257,7 +304,23 @@ export class RedisInvalidationSubscriber {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    clearInterval(this.healthTimer);
     await closeClient(this.redis);
+  }
+
+  private async checkHealth(): Promise<void> {
+    if (!this.isSubscribed || this.isPinging) return;
+    this.isPinging = true;
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      if (!this.isClosed && this.isSubscribed) {
+        this.noteOutage(`no answer to PING: ${(error as Error).message}`);
+        this.redis.disconnect(true);
+      }
+    } finally {
+      this.isPinging = false;
+    }
   }
 
   private async subscribe(): Promise<void> {

@@ -31,8 +31,8 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs = 15_00
   }
 }
 
-/** A subscriber that records what it gets, ready to receive once `connected` resolves. */
-function recordingSubscriber(url: string, channel: string) {
+/** A subscriber that records what it gets and every connection change. */
+function recordingSubscriber(url: string, channel: string, healthCheckMs?: number) {
   const received: Invalidation[] = [];
   const connectionChanges: boolean[] = [];
   const logs: string[] = [];
@@ -42,6 +42,7 @@ function recordingSubscriber(url: string, channel: string) {
     onInvalidation: (inv) => received.push(inv),
     onConnectionChange: (isConnected) => connectionChanges.push(isConnected),
     log: (message) => logs.push(message),
+    healthCheckMs,
   });
   return { subscriber, received, connectionChanges, logs };
 }
@@ -57,14 +58,18 @@ function chain(count: number, startTid: bigint): Invalidation[] {
   return out;
 }
 
-/** A TCP relay to Redis that can be cut (sockets destroyed, port closed) and restored. */
+/**
+ * A TCP relay to Redis that can be cut (sockets destroyed, port closed) and restored, or frozen
+ * (connections stay open, bytes are held back, as in a stalled network) and thawed.
+ */
 async function startRelay() {
   const sockets = new Set<net.Socket>();
+  let held: (() => void)[] | null = null;
   const server = net.createServer((client) => {
     const upstream = net.connect(6379, '127.0.0.1');
     for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
       sockets.add(a);
-      a.pipe(b);
+      a.on('data', (chunk) => (held ? held.push(() => b.write(chunk)) : b.write(chunk)));
       a.on('error', () => b.destroy());
       a.on('close', () => {
         sockets.delete(a);
@@ -91,6 +96,14 @@ async function startRelay() {
     url: `redis://127.0.0.1:${port}`,
     cut,
     restore: () => listen(port),
+    freeze: () => {
+      held = [];
+    },
+    thaw: () => {
+      const release = held ?? [];
+      held = null;
+      for (const write of release) write();
+    },
     stop: async () => {
       if (server.listening) await cut();
     },
@@ -231,6 +244,66 @@ t.test('an outage: subscriber reports it, publisher drops and logs, both recover
   publisher.publish(afterOutage!);
   await waitFor('the message after the outage', () => sub.received.length >= 2);
   t.same(sub.received, [first, afterOutage], 'the message published in the outage was dropped, not queued');
+});
+
+t.test('a connected Redis that stops answering counts as down until it answers again', async (t) => {
+  const relay = await startRelay();
+  const channel = newChannel();
+  const sub = recordingSubscriber(REDIS_URL, channel); // direct: sees what reaches Redis
+  const logs: string[] = [];
+  const publisher = new RedisInvalidationPublisher({
+    url: relay.url,
+    channel,
+    publishTimeoutMs: 200,
+    log: (m) => logs.push(m),
+  });
+  t.teardown(async () => {
+    relay.thaw();
+    await Promise.all([sub.subscriber.close(), publisher.close()]);
+    await relay.stop();
+  });
+  await waitFor('subscription', () => sub.subscriber.isConnected);
+  await waitFor('publisher connection', () => publisher.isConnected);
+  const [stalled, after] = chain(2, 500n);
+  relay.freeze();
+  const started = performance.now();
+  publisher.publish(stalled!);
+  t.ok(performance.now() - started < 100, 'publish returns at once even when Redis stalls');
+  await waitFor('the unanswered publish to count as an outage', () => logs.length > 0);
+  t.match(logs[0], /redis down .*timed out/i);
+  t.equal(publisher.isConnected, false, 'isConnected says publishes are not getting through');
+
+  relay.thaw();
+  publisher.publish(after!);
+  await waitFor('the publisher to recover', () => publisher.isConnected);
+  t.match(logs.at(-1), /redis back .*1 invalidations were dropped/, 'recovery is logged with the drop count');
+  await waitFor('the message after the stall', () => sub.received.some((inv) => inv.tid === after!.tid));
+  t.equal(logs.length, 2, 'one line down, one line back');
+});
+
+t.test('a subscriber whose link stalls notices by PING, reports it, and recovers', async (t) => {
+  const relay = await startRelay();
+  const channel = newChannel();
+  const sub = recordingSubscriber(relay.url, channel, 200);
+  const publisher = new RedisInvalidationPublisher({ url: REDIS_URL, channel, log: () => undefined });
+  t.teardown(async () => {
+    relay.thaw();
+    await Promise.all([sub.subscriber.close(), publisher.close()]);
+    await relay.stop();
+  });
+  await waitFor('subscription', () => sub.subscriber.isConnected);
+  await waitFor('publisher connection', () => publisher.isConnected);
+  relay.freeze();
+  await waitFor('the subscriber to notice the stall', () => !sub.subscriber.isConnected);
+  t.same(sub.connectionChanges, [true, false], 'the owner hears that Redis is gone');
+  t.match(sub.logs[0], /redis down .*PING/);
+  relay.thaw();
+  await waitFor('resubscription', () => sub.subscriber.isConnected);
+  t.same(sub.connectionChanges.at(-1), true, 'and that it is back');
+  const [inv] = chain(1, 900n);
+  publisher.publish(inv!);
+  await waitFor('delivery after the stall', () => sub.received.some((i) => i.tid === inv!.tid));
+  t.pass('messages flow again');
 });
 
 t.test('closed clients leave nothing open: the process exits by itself', async (t) => {

@@ -10,6 +10,7 @@ export function escapeHtml(text: string): string {
 }
 
 const money = (cents: number) => `$${(cents / 100).toFixed(2)}`;
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;color:#222}
 nav a{margin-right:1rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left}
@@ -56,7 +57,7 @@ function orderTable(orders: readonly OrderView[]): string {
 
 export function homePage(stats: ShopStats, featured: readonly ProductView[], orders: readonly OrderView[], workerId: number): string {
   const body =
-    `<p>${stats.products} products · ${stats.orders} orders · ${stats.unitsSold} units sold · ` +
+    `<p>${plural(stats.products, 'product')} · ${plural(stats.orders, 'order')} · ${plural(stats.unitsSold, 'unit')} sold · ` +
     `${money(stats.revenueCents)} revenue</p>\n<h2>Featured</h2>\n${productTable(featured)}\n` +
     `<p><a href="/catalogue">The whole catalogue →</a></p>\n<h2>Latest orders</h2>\n${orderTable(orders)}`;
   return layout('Demo shop', body, workerId);

@@ -1,6 +1,6 @@
-// The on-disk cache's file format (storage/disk-cache.ts uses it): an append-only log of
-// records, each checked by a CRC-32, so that a process killed mid-write leaves a file whose
-// every complete record is trustworthy and whose torn tail can be cut.
+// The on-disk cache's file format and its low-level I/O (storage/disk-cache.ts uses both): an
+// append-only log of records, each checked by a CRC-32, so that a process killed mid-write
+// leaves a file whose every complete record is trustworthy and whose torn tail can be cut.
 //
 //   header (16 bytes): "ZEOCACHE" | u32 version (1) | u32 zero
 //   records, each ending with the CRC-32 of the record's bytes before the CRC (big-endian):
@@ -14,7 +14,7 @@
 // the lastTid that covers it, so a cut never keeps a lastTid whose invalidations were lost.
 // (An end of 0 can stand for "current" because a real end is always greater than its start.)
 
-import { readSync, writeSync } from 'node:fs';
+import { openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { Oid, Tid } from './contract.js';
 
@@ -102,6 +102,13 @@ export function hasValidCrc(record: Uint8Array): boolean {
   if (body < 1) return false;
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   return view.getUint32(body) === crc32(record.subarray(0, body));
+}
+
+/** True when a whole record read back is the store record of (oid, start): a guard against a wrong offset. */
+export function isStoreRecordOf(record: Uint8Array, oid: Oid, start: Tid): boolean {
+  if (record.byteLength < STORE_HEAD_BYTES || record[0] !== STORE) return false;
+  const view = new DataView(record.buffer, record.byteOffset, STORE_HEAD_BYTES);
+  return view.getBigUint64(1) === oid && view.getBigUint64(9) === start;
 }
 
 /** Decodes the data of a whole store record read back from the file (CRC already checked). */
@@ -210,5 +217,23 @@ export function writeFully(fd: number, bytes: Uint8Array, position: number): voi
   let written = 0;
   while (written < bytes.byteLength) {
     written += writeSync(fd, bytes, written, bytes.byteLength - written, position + written);
+  }
+}
+
+/** Opens read-write without truncating, creating the file if needed (positional writes need r+). */
+export function openReadWrite(path: string): number {
+  try {
+    return openSync(path, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return openSync(path, 'w+');
+  }
+}
+
+export function removeIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }

@@ -23,7 +23,7 @@
 // means the copying costs well under two bytes per byte appended.
 // One DiskCache per file: `<path>.lock` (storage/disk-cache-lock.ts).
 
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { checkRevision, type RevisionCache, type RevisionCacheStats } from './client-cache.js';
@@ -81,8 +81,8 @@ export class DiskCache implements RevisionCache {
     const lock = await DiskCacheLock.acquire(path);
     let fd = -1;
     try {
-      removeIfPresent(path + '.compact');
-      fd = openReadWrite(path);
+      format.removeIfPresent(path + '.compact');
+      fd = format.openReadWrite(path);
       const cache = new DiskCache(path, fd, lock, maxBytes, log);
       cache.rebuild();
       return cache;
@@ -270,8 +270,13 @@ export class DiskCache implements RevisionCache {
       return undefined;
     }
     if (!record) return undefined;
-    if (!format.hasValidCrc(record)) {
-      this.log(`disk cache ${this.path}: record at byte offset ${entry.value} fails its checksum; dropped`);
+    const problem = !format.hasValidCrc(record)
+      ? 'fails its checksum'
+      : !format.isStoreRecordOf(record, entry.oid, entry.start)
+        ? 'holds another revision than the index says'
+        : undefined;
+    if (problem) {
+      this.log(`disk cache ${this.path}: record at byte offset ${entry.value} ${problem}; dropped`);
       this.drop(entry);
       return undefined;
     }
@@ -388,23 +393,5 @@ export class DiskCache implements RevisionCache {
     this.compactionStep = undefined;
     this.compaction?.abandon();
     this.compaction = undefined;
-  }
-}
-
-/** Opens read-write without truncating, creating the file if needed (positional writes need r+). */
-function openReadWrite(path: string): number {
-  try {
-    return openSync(path, 'r+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return openSync(path, 'w+');
-  }
-}
-
-function removeIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
 import { DiskCache } from '../../storage/disk-cache.js';
-import { HEADER_BYTES, STORE_HEAD_BYTES } from '../../storage/disk-cache-file.js';
+import { HEADER_BYTES, STORE_HEAD_BYTES, storeRecordBytes } from '../../storage/disk-cache-file.js';
 import { changedAt, OBJECT_COUNT, revisionData } from './fixtures/disk-cache-history.js';
 import { revisionCacheSuite, SUITE_MAX_BYTES } from './revision-cache-suite.js';
 
@@ -134,6 +134,20 @@ t.test('a record damaged after open fails its checksum on read and is dropped', 
   t.equal(cache.load(1n), undefined, 'the bad bytes are not served');
   t.match(warnings.join('\n'), /fails its checksum; dropped/);
   t.equal(cache.stats.entries, 0);
+
+  // A whole, valid record of another revision where the index points: served it would be a lie.
+  const recordBytes = storeRecordBytes(4);
+  cache.store(2n, 1n, null, bytes('two!'));
+  cache.store(3n, 1n, null, bytes('3333'));
+  const end = statSync(path).size;
+  const other = Buffer.alloc(recordBytes);
+  const fd2 = openSync(path, 'r+');
+  readSync(fd2, other, 0, recordBytes, end - recordBytes);
+  writeSync(fd2, other, 0, recordBytes, end - 2 * recordBytes);
+  closeSync(fd2);
+  t.equal(cache.load(2n), undefined, 'the record of OID 3 is not served as OID 2');
+  t.match(warnings.join('\n'), /holds another revision than the index says; dropped/);
+  t.equal(text(cache.load(3n)?.data), '3333');
 });
 
 t.test('compaction keeps the file within maxBytes and keeps the most recent revisions', async (t) => {

@@ -149,6 +149,12 @@ export class RequestRunner {
 
   private async runWithRetries(data: RequestData): Promise<Response> {
     const { conflictRetries, log } = this.options;
+    try {
+      toRequest(data);
+    } catch (error) {
+      // The client's fault (a Host header that makes no URL, a method fetch refuses): say so.
+      return textResponse(400, `bad request: ${error instanceof Error ? error.message : String(error)}`);
+    }
     let sawConflict = false;
     for (let attempt = 0; attempt <= conflictRetries; attempt++) {
       try {
@@ -192,12 +198,7 @@ export class RequestRunner {
     };
     let isFinished = false;
     try {
-      const request = new Request(data.url, {
-        method: data.method,
-        headers: data.headers,
-        body: BODYLESS.has(data.method.toUpperCase()) ? null : data.body,
-      });
-      const response = await app.fetch(request, ctx);
+      const response = await app.fetch(toRequest(data), ctx);
       if (!(response instanceof Response)) throw new TypeError('the app module fetch() did not return a Response');
       if (!transaction || response.status >= 500 || isReadOnly || !transaction.hasChanges()) return response;
       const tid = await transaction.commit();
@@ -208,6 +209,15 @@ export class RequestRunner {
       if (transaction && !isFinished) await transaction.abort().catch(() => {});
     }
   }
+}
+
+/** A fresh Request for each attempt: a body can be read only once, a conflict runs it again. */
+function toRequest(data: RequestData): Request {
+  return new Request(data.url, {
+    method: data.method,
+    headers: data.headers,
+    body: BODYLESS.has(data.method.toUpperCase()) ? null : data.body,
+  });
 }
 
 /** A committed response: the TID in a header and a cookie, for read-your-writes. */

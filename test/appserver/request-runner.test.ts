@@ -106,3 +106,11 @@ t.test('a response becomes port data with set-cookie kept apart and the body as 
   t.equal(Buffer.from(data.body!).toString(), 'hello');
   t.equal((await responseToData(new Response(null, { status: 204 }))).body, null);
 });
+
+t.test('a request that makes no valid Request (bad Host) is a 400, not a server error', async (t) => {
+  const { run } = await runner();
+  const response = await run.run({ method: 'GET', url: 'http://bad host/count', headers: [], body: null });
+  t.equal(response.status, 400);
+  t.match(await response.text(), /^bad request: /);
+  t.equal(run.stats.errors, 0);
+});

@@ -40,6 +40,14 @@ function collectKeys(field: ObjectField, prefix: string[], into: Map<string, Env
 const ENV_KEYS = collectKeys(CONFIG_FIELDS, [], new Map());
 const SECTION_PREFIXES = Object.keys(CONFIG_FIELDS.fields).map((section) => envName([section]) + '_');
 
+/**
+ * True for a variable loadConfig reads (ZEO_<SECTION>_…, ZEO_CONFIG, REDIS_URL): a process that
+ * hands its child a complete config file drops these, so they are not applied twice.
+ */
+export function isConfigVariable(name: string): boolean {
+  return name === 'REDIS_URL' || RESERVED_ENV.has(name) || SECTION_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
 /** Every variable name that sets a config key, with its key path (for docs and `zeo help`). */
 export function envVariables(): Array<{ name: string; path: string }> {
   return [...ENV_KEYS].map(([name, key]) => ({ name, path: key.path.join('.') }));

@@ -16,6 +16,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isConfigVariable } from '../config/env.js';
 import { TimeoutError, UnavailableError } from '../errors.js';
 import type { ListenAddress, ZeoConfig } from '../config/schema.js';
 import type { SiteLogger } from './logger.js';
@@ -42,11 +43,9 @@ interface ListeningMessage {
 const isListeningMessage = (message: unknown): message is ListeningMessage =>
   typeof message === 'object' && message !== null && (message as ListeningMessage).type === 'zeo:storage-server-listening';
 
-/** The child's environment: the config travels in the file, so ZEO_* must not override it again. */
+/** The child's environment: the config travels in the file, so config variables must not override it again. */
 function childEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !(name.startsWith('ZEO_') && name !== 'ZEO_DEBUG') && name !== 'REDIS_URL'),
-  );
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !isConfigVariable(name)));
 }
 
 export class StorageServerChild {

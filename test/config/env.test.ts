@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfigError } from '../../errors.js';
-import { envVariables } from '../../config/env.js';
+import { envVariables, isConfigVariable } from '../../config/env.js';
 import { loadConfig } from '../../config/load.js';
 
 const fromEnv = (env: NodeJS.ProcessEnv) => loadConfig({ file: null, env });
@@ -61,4 +61,11 @@ t.test('every config key has exactly one variable', async (t) => {
   t.equal(new Set(names.map((v) => v.name)).size, names.length);
   t.ok(names.some((v) => v.name === 'ZEO_ROUTER_HEALTH_HANG_TIMEOUT_MS' && v.path === 'router.health.hangTimeoutMs'));
   t.ok(names.some((v) => v.name === 'ZEO_ADMIN_PORT' && v.path === 'admin.port'));
+});
+
+t.test('isConfigVariable tells the variables loadConfig reads from the others', async (t) => {
+  for (const name of ['ZEO_WORKERS_COUNT', 'ZEO_STORAGE_SERVER_TLS', 'ZEO_ROUTER_TYPO', 'ZEO_CONFIG', 'REDIS_URL']) {
+    t.ok(isConfigVariable(name), name);
+  }
+  for (const name of ['ZEO_DEBUG', 'ZEO_BENCH_WORKER_EXEC', 'PATH', 'ZEOWORKERS_COUNT']) t.notOk(isConfigVariable(name), name);
 });

@@ -132,18 +132,18 @@ export class DiskCache implements RevisionCache {
 
   loadBefore(oid: Oid, beforeTid: Tid): LoadBeforeResult | undefined {
     const entry = this.isOff ? undefined : this.index.findBefore(oid, beforeTid);
-    const data = entry && this.readData(entry);
-    if (!entry || !data) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    this.index.touch(entry);
-    return { data, start: entry.start, end: entry.end };
+    const data = this.serve(entry);
+    return entry && data ? { data, start: entry.start, end: entry.end } : undefined;
   }
 
   load(oid: Oid): LoadResult | undefined {
     const entry = this.isOff ? undefined : this.index.findCurrent(oid);
+    const data = this.serve(entry);
+    return entry && data ? { data, tid: entry.start } : undefined;
+  }
+
+  /** The data of a found revision (undefined if unreadable), counted as a hit or a miss. */
+  private serve(entry: Entry | undefined): Uint8Array | undefined {
     const data = entry && this.readData(entry);
     if (!entry || !data) {
       this.misses++;
@@ -151,7 +151,7 @@ export class DiskCache implements RevisionCache {
     }
     this.hits++;
     this.index.touch(entry);
-    return { data, tid: entry.start };
+    return data;
   }
 
   store(oid: Oid, start: Tid, end: Tid | null, data: Uint8Array): void {

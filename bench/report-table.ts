@@ -3,6 +3,7 @@
 
 import { machineLine } from './machine.js';
 import type { FaultResult, SiteBenchResults, SiteCounters, StepResult } from './results.js';
+import type { CpuPerRequest } from './cpu-usage.js';
 import type { LoadResult } from './load.js';
 import { SCENARIO_NAMES } from './scenarios.js';
 import type { TargetName } from './targets.js';
@@ -46,6 +47,12 @@ function loadCells(load: LoadResult | null, error: string | undefined, relative:
   ];
 }
 
+const micros = (ms: number) => formatCount(ms * 1000);
+
+function cpuCells(cpu: CpuPerRequest | null | undefined): string[] {
+  return [optional(cpu?.totalMs, micros), optional(cpu?.routerMs, micros), optional(cpu?.storageMs, micros)];
+}
+
 function siteCells(site: SiteCounters | null): string[] {
   return [
     optional(site?.conflictRetries, formatCount),
@@ -55,7 +62,7 @@ function siteCells(site: SiteCounters | null): string[] {
 }
 
 export const TABLE_HEADERS = ['scenario', 'workers', 'target', 'req/s', 'x cluster', 'p50 ms', 'p97.5 ms', 'p99 ms',
-  'errors', 'non-2xx', 'conflicts', 'cache hit', 'lag ms'];
+  'errors', 'non-2xx', 'cpu µs/req', 'router µs', 'storage µs', 'conflicts', 'cache hit', 'lag ms'];
 
 export function resultRows(results: Pick<SiteBenchResults, 'steps' | 'faults'>): string[][] {
   const rows = sortSteps(results.steps).map((step) => {
@@ -65,11 +72,11 @@ export function resultRows(results: Pick<SiteBenchResults, 'steps' | 'faults'>):
       ? `${(step.load.requestsPerSecond / cluster.requestsPerSecond).toFixed(2)}x`
       : dash;
     return [step.scenario, String(step.workers), step.target, ...loadCells(step.load, step.error, relative),
-      ...siteCells(step.site)];
+      ...cpuCells(step.cpu), ...siteCells(step.site)];
   });
   for (const fault of results.faults) {
     rows.push(['fault: hang+crash', String(fault.workers), fault.target,
-      ...loadCells(fault.load, fault.error, dash), dash, dash, dash]);
+      ...loadCells(fault.load, fault.error, dash), ...cpuCells(null), ...siteCells(null)]);
   }
   return rows;
 }
@@ -95,7 +102,9 @@ export function formatTextReport(results: SiteBenchResults): string {
     `zeo bench: ${results.command}`,
     `machine: ${machineLine(results.machine)}`,
     `each step: ${results.options.durationSeconds} s after ${results.options.warmupSeconds} s warm-up, ` +
-      `${results.options.connections} connections, ${results.options.productCount} products`,
+      `${results.options.connections} connections, ${results.options.productCount} products; ` +
+      'cpu = CPU time per request of the app tier (router + workers, or balancer + app servers), ' +
+      'router = the router thread alone, storage = the storage server',
     '',
     formatTable(TABLE_HEADERS, resultRows(results), right),
     '',

@@ -1,6 +1,7 @@
 // The shape of one `zeo bench` (site) run's results: what the JSON file holds and what the
 // table, the HTML report and the goal checks read.
 
+import type { CpuPerRequest } from './cpu-usage.js';
 import type { LoadResult } from './load.js';
 import type { MachineInfo } from './machine.js';
 import type { ScenarioName } from './scenarios.js';
@@ -24,6 +25,8 @@ export interface StepResult {
   scenario: ScenarioName;
   load: LoadResult | null;
   site: SiteCounters | null;
+  /** CPU spent per request by the target's processes during the step (Linux /proc). */
+  cpu?: CpuPerRequest | null;
   /** Why the step has no numbers (the target failed to start, ...). */
   error?: string;
 }

@@ -19,6 +19,7 @@ import { describeMachine } from './machine.js';
 import { formatCount, formatMs } from './report-table.js';
 import type { BenchRunOptions, FaultResult, SiteBenchResults, StepResult } from './results.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
+import { cpuPerRequest, readCpu } from './cpu-usage.js';
 import { countersBetween, readStatus } from './site-status.js';
 import { type RunningTarget, TARGET_DESCRIPTIONS, type TargetName } from './targets.js';
 
@@ -130,10 +131,14 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
             progress(`${targetName} · ${workers} workers · ${name}: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s`);
             if (options.warmupSeconds > 0) await drive(target.url, scenario, options.warmupSeconds);
             const before = target.adminUrl ? await readStatus(target.adminUrl) : null;
+            const scope = target.cpuScope?.() ?? null;
+            const cpuBefore = scope && readCpu(scope);
             const load = await drive(target.url, scenario, options.durationSeconds);
+            const cpuAfter = scope && readCpu(scope);
             const after = target.adminUrl ? await readStatus(target.adminUrl) : null;
             const site = target.adminUrl ? countersBetween(before, after) : null;
-            steps.push({ target: targetName, workers, scenario: name, load, site });
+            const cpu = scope ? cpuPerRequest(cpuBefore, cpuAfter, load.completed, scope) : null;
+            steps.push({ target: targetName, workers, scenario: name, load, site, cpu });
             options.log(`    ${summary(load)}`);
           }
         } catch (error) {

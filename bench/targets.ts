@@ -1,6 +1,8 @@
 // What a bench step measures: a running target (the zeo site or a baseline) that answers the
 // catalogue routes on a 127.0.0.1 URL, and how to stop it.
 
+import type { CpuScope } from './cpu-usage.js';
+
 export type TargetName = 'site' | 'cluster' | 'nginx' | 'postgres';
 
 export const TARGET_DESCRIPTIONS: Record<TargetName, string> = {
@@ -16,5 +18,7 @@ export interface RunningTarget {
   adminUrl: string | null;
   /** Worker processes that exited while running (cluster reforks), where the target can tell. */
   workerExits(): number;
+  /** The processes whose CPU the step counts (read at each reading: workers may be reforked). */
+  cpuScope?(): CpuScope;
   close(): Promise<void>;
 }

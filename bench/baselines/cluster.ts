@@ -5,6 +5,7 @@
 
 import { type AppLauncher, CLUSTER_ENV } from './app-spec.js';
 import { freePort, spawnEntry } from '../launch/processes.js';
+import { childPids } from '../cpu-usage.js';
 import type { RunningTarget } from '../targets.js';
 
 export async function startClusterTarget(app: AppLauncher, workers: number,
@@ -28,6 +29,7 @@ export async function startClusterTarget(app: AppLauncher, workers: number,
     url,
     adminUrl: null,
     workerExits: () => primary.received('worker-exit').length,
+    cpuScope: () => ({ pids: [primary.pid, ...childPids(primary.pid)] }),
     close: () => primary.stop(8_000),
   };
 }

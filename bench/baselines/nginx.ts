@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AppLauncher } from './app-spec.js';
 import { type ChildHandle, freePort, spawnEntry, spawnProgram } from '../launch/processes.js';
+import { childPids } from '../cpu-usage.js';
 import type { RunningTarget } from '../targets.js';
 
 /** The nginx binary on PATH (or in the usual sbin folders), or null when nginx is not installed. */
@@ -88,7 +89,14 @@ export async function startNginxTarget(nginxPath: string, app: AppLauncher, work
     nginx = spawnProgram('nginx', nginxPath, ['-p', folder, '-c', configFile], { isVerbose: options.isVerbose });
     const url = `http://127.0.0.1:${listenPort}`;
     await nginx.waitUntilServing(`${url}/api/products/1`, timeoutMs);
-    return { url, adminUrl: null, workerExits: () => apps.filter((child) => !child.isRunning).length, close };
+    const master = nginx;
+    return {
+      url,
+      adminUrl: null,
+      workerExits: () => apps.filter((child) => !child.isRunning).length,
+      cpuScope: () => ({ pids: [master.pid, ...childPids(master.pid), ...apps.map((child) => child.pid)] }),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

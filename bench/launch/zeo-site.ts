@@ -12,6 +12,7 @@ import type { ZeoConfig } from '../../config/schema.js';
 import { PRODUCTS_ENV } from '../apps/catalogue-data.js';
 import { FAULTS_ENV } from '../apps/faults.js';
 import { type AppLauncher, zeoAppServerLauncher } from '../baselines/app-spec.js';
+import { childPids } from '../cpu-usage.js';
 import type { RunningTarget } from '../targets.js';
 import { type ChildHandle, freePort, spawnEntry, waitForTcp } from './processes.js';
 
@@ -110,6 +111,8 @@ export async function startSiteTarget(options: ZeoLaunchOptions): Promise<Runnin
     url,
     adminUrl: `http://127.0.0.1:${admin.port}`,
     workerExits: () => 0,
+    // Router and worker threads are one process; its children are the storage server.
+    cpuScope: () => ({ pids: [child.pid], routerPids: [child.pid], storagePids: childPids(child.pid) }),
     close: async () => {
       await child.stop(15_000);
       await site.cleanUp();
@@ -140,6 +143,7 @@ export async function startWithStorageServer(options: ZeoLaunchOptions,
   }
   return {
     ...target,
+    cpuScope: () => ({ ...target.cpuScope?.() ?? { pids: [] }, storagePids: [storage.pid] }),
     close: async () => {
       await target.close();
       await stopAll();

@@ -27,7 +27,9 @@ t.test('the text report is one table with a row per step and per fault run', asy
   t.equal(tableLines.length, results.steps.length + results.faults.length);
   t.equal(text.split('\n').filter((line) => line.startsWith('scenario ')).length, 1, 'one header: one table');
   const siteRow = tableLines.find((line) => /^read-mostly\s+2\s+site /.test(line))!;
-  t.match(siteRow, /8,000\s+0\.89x\s+1\.0\s+3\.0\s+4\.0\s+0\s+0\s+3\s+97\.5%\s+2\.0$/, 'req/s, x cluster, latencies, site counters');
+  t.match(siteRow, /8,000\s+0\.89x\s+1\.0\s+3\.0\s+4\.0\s+0\s+0\s+450\s+120\s+50\s+3\s+97\.5%\s+2\.0$/,
+    'req/s, x cluster, latencies, CPU per request, site counters');
+  t.match(tableLines.find((line) => /^read-mostly\s+1\s+postgres /.test(line))!, /\s300\s+-\s+-\s+-\s+-\s+-$/);
   t.match(text, /read-mostly\s+2\s+postgres\s+failed/);
   t.match(text, /\[MISSED\] router >= 95% of cluster/);
   t.match(text, /\[ \? \] zero failed: not measured/);

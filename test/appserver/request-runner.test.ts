@@ -114,3 +114,21 @@ t.test('a request that makes no valid Request (bad Host) is a 400, not a server 
   t.match(await response.text(), /^bad request: /);
   t.equal(run.stats.errors, 0);
 });
+
+t.test('a request with a TID the app server cannot catch up with in time gets 503, not stale data', async (t) => {
+  // A storage that says it is behind and never catches up (its server is gone, say).
+  const storage = Object.assign(new MemoryStorage(), {
+    sync: () => new Promise<void>(() => {}),
+  });
+  const { transactions } = await openDatabase(storage, counterApp, DEFAULTS);
+  const run = new RequestRunner({ app: counterApp, transactions, storage, workerId: 1, conflictRetries: 0, syncTimeoutMs: 150, log: () => {} });
+  const ahead = toHex((await storage.lastTransaction()) + 1000n);
+  const started = Date.now();
+  const response = await run.run(req('GET', '/count', [['x-zeo-tid', ahead]]));
+  t.equal(response.status, 503);
+  t.match(await response.text(), new RegExp(`not yet caught up with transaction ${ahead}`));
+  t.ok(Date.now() - started >= 140, 'it waited the bound first');
+  t.equal(run.stats.catchUps, 1);
+  const current = await run.run(req('GET', '/count', [['x-zeo-tid', toHex(await storage.lastTransaction())]]));
+  t.equal(current.status, 200, 'a TID it already has needs no wait');
+});

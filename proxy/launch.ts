@@ -29,6 +29,8 @@ export interface LaunchOptions {
 export interface LaunchedSite {
   site: Site;
   storageServer: StorageServerChild;
+  /** Resolves with a reason if the site cannot go on (its MemoryStorage server died). */
+  lost: Promise<string>;
   /** Stops router and pool, then the storage server. Safe to call twice. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -49,7 +51,9 @@ function makeDataFolders(config: ZeoConfig): void {
 export async function launchSite(config: ZeoConfig, options: LaunchOptions = {}): Promise<LaunchedSite> {
   const log = options.log ?? jsonLineLogger;
   makeDataFolders(config);
-  const storageServer = new StorageServerChild({ config, log });
+  let onLost: (reason: string) => void = () => {};
+  const lost = new Promise<string>((resolve) => (onLost = resolve));
+  const storageServer = new StorageServerChild({ config, log, onLost: (reason) => onLost(reason) });
   const address = await storageServer.start();
   // Workers dial the server that actually listens (its port may have been 0 in the config).
   const siteConfig: ZeoConfig =
@@ -72,7 +76,7 @@ export async function launchSite(config: ZeoConfig, options: LaunchOptions = {})
     })();
     return closing;
   };
-  return { site, storageServer, close };
+  return { site, storageServer, lost, close };
 }
 
 function describeSite(config: ZeoConfig, launched: LaunchedSite, configFile: string | null | undefined): string[] {
@@ -113,10 +117,13 @@ export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {
       .catch((error: unknown) => log.error('SIGHUP: config not applied', { error: error instanceof Error ? error.message : String(error) }));
   };
   process.on('SIGHUP', onHangup);
-  const signal = signalled ?? (await stopSignal);
+  const reason = signalled ?? (await Promise.race([stopSignal, launched.lost.then((lost) => ({ lost }))]));
   process.off('SIGHUP', onHangup);
-  log.info('stopping', { signal });
+  const isLost = typeof reason === 'object';
+  if (isLost) log.error('stopping: the site cannot go on', { reason: reason.lost });
+  else log.info('stopping', { signal: reason });
   await launched.close(options.shutdownTimeoutMs ?? Math.min(config.router.requestTimeoutMs, 30_000));
-  log.info('stopped', { signal });
-  return 0;
+  log.info('stopped');
+  if (isLost) process.stderr.write(`zeo start: ${reason.lost}; use storage.kind "file" for data that outlives a crash\n`);
+  return isLost ? 1 : 0;
 }

@@ -7,7 +7,8 @@
 //    code if it dies first (a locked or damaged file, a port in use).
 //  - it is restarted when it dies later, after 0.5 s, 1 s, 2 s … up to 10 s; the delay resets
 //    once a child has stayed up for 30 s. A port 0 in the config is pinned to the port the first
-//    child got, so restarted children listen where the app servers already point.
+//    child got, so restarted children listen where the app servers already point. A MemoryStorage
+//    server is not restarted (its data died with it): onLost tells the launcher instead.
 //  - stop(): SIGTERM, then SIGKILL if it has not exited within stopTimeoutMs.
 
 import { fork, type ChildProcess } from 'node:child_process';
@@ -28,6 +29,11 @@ export interface StorageChildOptions {
   startTimeoutMs?: number;
   /** How long a child may take to exit after SIGTERM before SIGKILL (default 10 s). */
   stopTimeoutMs?: number;
+  /**
+   * Called instead of a restart when the storage kind cannot survive one: a MemoryStorage
+   * restarted empty would serve a database that went back in time under every client cache.
+   */
+  onLost?: (reason: string) => void;
 }
 
 const ZEO_SCRIPT = fileURLToPath(new URL('../bin/zeo.js', import.meta.url));
@@ -140,6 +146,10 @@ export class StorageServerChild {
         }
         if (this.isStopping) return;
         this.options.log.error('storage server died', { pid: child.pid, code, signal, upMs: Date.now() - startedAt });
+        if (this.config.storage.kind === 'memory') {
+          this.options.onLost?.('the storage server died and its MemoryStorage data with it; a restart would serve an empty database');
+          return;
+        }
         if (Date.now() - startedAt > STABLE_AFTER_MS) this.restartStreak = 0;
         this.scheduleRestart();
       });

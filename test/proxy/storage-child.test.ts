@@ -1,16 +1,21 @@
 // The storage server as a real child process of the launcher: it listens, it is restarted on the
 // same port when killed, and stop() leaves no process behind.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { isAlive, waitFor } from '../bin/process-helpers.js';
 import { loadConfig } from '../../config/load.js';
 import { silentLogger } from '../../proxy/logger.js';
 import { StorageServerChild } from '../../proxy/storage-child.js';
 
+const folder = mkdtempSync(join(tmpdir(), 'zeo-storage-child-'));
+t.teardown(() => rmSync(folder, { recursive: true, force: true }));
 const config = loadConfig({
   file: null,
   env: {},
-  overrides: { storage: { kind: 'memory' }, storageServer: { listen: { host: '127.0.0.1', port: 0 } } },
+  overrides: { storage: { kind: 'file', path: join(folder, 'Data.fs') }, storageServer: { listen: { host: '127.0.0.1', port: 0 } } },
 });
 
 function canConnect(port: number): Promise<boolean> {
@@ -40,6 +45,21 @@ t.test('the child listens, is restarted on the same port after a crash, and stop
   await child.stop();
   t.notOk(isAlive(secondPid), 'stop() ends the child');
   t.notOk(await canConnect(address.port), 'nothing listens any more');
+});
+
+t.test('a MemoryStorage server that dies is reported lost, not restarted empty', async (t) => {
+  const memory = loadConfig({ file: null, env: {}, overrides: { storage: { kind: 'memory' }, storageServer: { listen: { port: 0 } } } });
+  let lostReason: string | null = null;
+  const child = new StorageServerChild({ config: memory, log: silentLogger, onLost: (reason) => (lostReason = reason) });
+  t.teardown(() => child.stop());
+  await child.start();
+  const pid = child.pid!;
+  process.kill(pid, 'SIGKILL');
+  const reason = await waitFor('the loss to be reported', () => lostReason);
+  t.match(reason, /MemoryStorage data/);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  t.equal(child.restarts, 0, 'no restart');
+  t.equal(child.pid, null);
 });
 
 t.test('a child that cannot start rejects start() with a clear error', async (t) => {

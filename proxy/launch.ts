@@ -47,6 +47,11 @@ function makeDataFolders(config: ZeoConfig): void {
   if (config.client.diskCacheDir !== null) mkdirSync(resolve(config.client.diskCacheDir), { recursive: true });
 }
 
+/** Workers dial the storage server that actually listens (its port may have been 0 in the config). */
+export function withStorageAddress(config: ZeoConfig, address: ListenAddress): ZeoConfig {
+  return config.client.servers.length > 0 ? config : { ...config, client: { ...config.client, servers: [dialable(address)] } };
+}
+
 /** Starts storage server, pool, router and admin; resolves once the site answers. */
 export async function launchSite(config: ZeoConfig, options: LaunchOptions = {}): Promise<LaunchedSite> {
   const log = options.log ?? jsonLineLogger;
@@ -55,12 +60,9 @@ export async function launchSite(config: ZeoConfig, options: LaunchOptions = {})
   const lost = new Promise<string>((resolve) => (onLost = resolve));
   const storageServer = new StorageServerChild({ config, log, onLost: (reason) => onLost(reason) });
   const address = await storageServer.start();
-  // Workers dial the server that actually listens (its port may have been 0 in the config).
-  const siteConfig: ZeoConfig =
-    config.client.servers.length > 0 ? config : { ...config, client: { ...config.client, servers: [dialable(address)] } };
   let site: Site;
   try {
-    site = await startSite(siteConfig, { log });
+    site = await startSite(withStorageAddress(config, address), { log });
   } catch (error) {
     await storageServer.stop();
     throw error;
@@ -102,21 +104,31 @@ export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {
   const stopSignal = waitForStopSignal();
   let signalled: NodeJS.Signals | null = null;
   void stopSignal.then((signal) => (signalled = signal));
-  const launched = await launchSite(config, { ...options, log });
-  for (const line of describeSite(config, launched, options.configFile)) process.stdout.write(line + '\n');
-  log.info('site ready', { url: launched.site.url, adminUrl: launched.site.adminUrl, storagePid: launched.storageServer.pid });
-
+  let launched: LaunchedSite | null = null;
+  // SIGHUP re-reads the config and resizes the pool (installed early: its default is to exit).
   const onHangup = () => {
+    const running = launched;
+    if (!running) return log.warn('SIGHUP ignored: the site is still starting');
     if (!options.reloadConfig) return log.warn('SIGHUP ignored: no config to re-read');
     Promise.resolve()
       .then(() => options.reloadConfig!())
       .then((fresh) => {
         log.info('SIGHUP: config re-read', { workers: resolveWorkerCount(fresh) });
-        return launched.site.pool.applyConfig(fresh, resolveWorkerCount(fresh));
+        const applied = withStorageAddress(fresh, running.storageServer.address!);
+        return running.site.pool.applyConfig(applied, resolveWorkerCount(applied));
       })
       .catch((error: unknown) => log.error('SIGHUP: config not applied', { error: error instanceof Error ? error.message : String(error) }));
   };
   process.on('SIGHUP', onHangup);
+  try {
+    launched = await launchSite(config, { ...options, log });
+  } catch (error) {
+    process.off('SIGHUP', onHangup);
+    throw error;
+  }
+  for (const line of describeSite(config, launched, options.configFile)) process.stdout.write(line + '\n');
+  log.info('site ready', { url: launched.site.url, adminUrl: launched.site.adminUrl, storagePid: launched.storageServer.pid });
+
   const reason = signalled ?? (await Promise.race([stopSignal, launched.lost.then((lost) => ({ lost }))]));
   process.off('SIGHUP', onHangup);
   const isLost = typeof reason === 'object';

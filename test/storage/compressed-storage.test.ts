@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import zlib from 'node:zlib';
 import t from 'tap';
 import { ZERO_TID } from '../../storage/contract.js';
 import { COMPRESSED_MARKER, CompressedStorage } from '../../storage/compressed-storage.js';
+import { FileStorage } from '../../storage/file-storage.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
 import { storageConformance } from './conformance.js';
 
@@ -134,4 +138,34 @@ t.test('options are checked where they enter', async (t) => {
   t.equal(storage.name, inner.name, 'the inner name shows in logs');
   await storage.close();
   await t.rejects(inner.load(0n), { code: 'ZEO_CLOSED' }, 'closing the wrapper closes the inner storage');
+});
+
+t.test('a FileStorage file mixes plain and compressed records across reopenings', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'zeo-compressed-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'Data.fs');
+  const oldData = repetitive(4000);
+  const newData = repetitive(8000);
+
+  const plain = await FileStorage.open(path);
+  const [oldOid, newOid] = await plain.newOids(2);
+  const t1 = (await plain.commit({ stores: [{ oid: oldOid!, baseTid: ZERO_TID, data: oldData, refs: [] }] })).tid;
+  await plain.close();
+
+  const compressed = new CompressedStorage(await FileStorage.open(path));
+  t.same((await compressed.load(oldOid!)).data, oldData, 'a record written before compression loads');
+  const t2 = (await compressed.commit({ stores: [{ oid: newOid!, baseTid: ZERO_TID, data: newData, refs: [] }] })).tid;
+  await compressed.close();
+
+  const reopenedPlain = await FileStorage.open(path);
+  const stored = await reopenedPlain.load(newOid!);
+  t.equal(stored.data[0], COMPRESSED_MARKER, 'the file holds the new record compressed');
+  t.ok(stored.data.byteLength < newData.byteLength / 4);
+  t.same((await reopenedPlain.load(oldOid!)).data, oldData, 'and the old one plain');
+  await reopenedPlain.close();
+
+  const reopened = new CompressedStorage(await FileStorage.open(path));
+  t.teardown(() => reopened.close());
+  t.same(await reopened.load(newOid!), { data: newData, tid: t2 });
+  t.same(await reopened.load(oldOid!), { data: oldData, tid: t1 });
 });

@@ -7,8 +7,9 @@
 // record and saves a conflict-prone rebalance).
 //
 // Reads load what they return: get(), entries(), values(). A write whose path is already loaded
-// happens before set()/delete() return (the promise is already settled), so code that forgets
-// an await on a fresh tree still saves what it meant to.
+// happens before set()/delete() return (the promise is already settled); one that must load its
+// path first is tracked by the connection, and commit waits for it. So code that forgets an
+// await still saves what it meant to.
 
 import { InvalidArgumentError } from '../../errors.js';
 import {
@@ -100,11 +101,12 @@ export class BTree<K extends BTreeKey = BTreeKey, V = unknown> extends Persisten
     checkKey(key);
     const path = this.findLoaded(key);
     if (path !== null && !isGhost(this.count)) return Promise.resolve(write(path));
-    return (async () => {
+    const pending = (async () => {
       const found = await this.find(key);
       await ensureLoaded(this.count);
       return write(found);
     })();
+    return this[META].jar?.track(pending) ?? pending;
   }
 
   async get(key: K): Promise<V | undefined> {

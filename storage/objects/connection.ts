@@ -42,6 +42,9 @@ export class Connection implements Jar {
   /** Objects read whose revision must still be current at commit (tx.readCurrent). */
   private readonly mustBeCurrent = new Map<Oid, Persistent>();
   private readonly activations = new Map<Oid, Promise<void>>();
+  /** Async writes still running; a commit waits for them (a forgotten await loses nothing). */
+  private readonly pendingWrites = new Set<Promise<unknown>>();
+  private isCommitting = false;
   private readonly collected = new FinalizationRegistry<Oid>((oid) => {
     if (this.identity.get(oid)?.deref() === undefined) this.identity.delete(oid);
   });
@@ -199,7 +202,28 @@ export class Connection implements Jar {
     if (end !== null) this.queueInvalidation({ tid: end, prevTid: start, oids: [oid] });
   }
 
+  track<T>(operation: Promise<T>): Promise<T> {
+    this.pendingWrites.add(operation);
+    const settled = () => this.pendingWrites.delete(operation);
+    operation.then(settled, settled);
+    return operation;
+  }
+
+  /** Waits for writes the application started without awaiting; fails if one failed. */
+  private async settlePendingWrites(): Promise<void> {
+    while (this.pendingWrites.size > 0) {
+      const results = await Promise.allSettled([...this.pendingWrites]);
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    }
+  }
+
   registerChanged(object: Persistent): void {
+    if (this.isCommitting) {
+      throw new TransactionStateError(
+        'a persistent object was changed while its transaction was committing: an `await` is missing in the transaction',
+      );
+    }
     if (!this.isInTransaction) {
       throw new TransactionStateError(
         'a persistent object was changed outside a transaction; change objects inside db.transaction()',
@@ -225,7 +249,17 @@ export class Connection implements Jar {
   /** Saves every changed object and the new objects reachable from them; null if none. */
   async commit(meta: TransactionMeta): Promise<Tid | null> {
     this.assertInTransaction('commit');
+    await this.settlePendingWrites();
     if (this.changed.length === 0) return null;
+    this.isCommitting = true;
+    try {
+      return await this.commitChanges(meta);
+    } finally {
+      this.isCommitting = false;
+    }
+  }
+
+  private async commitChanges(meta: TransactionMeta): Promise<Tid> {
     const queue = [...this.changed];
     const newObjects: Persistent[] = [];
     const stores: StoreRequest[] = [];
@@ -329,6 +363,7 @@ export class Connection implements Jar {
       }
     }
     this.changed.length = 0;
+    this.pendingWrites.clear();
     this.mustBeCurrent.clear();
     this.isInTransaction = false;
     this.evict();

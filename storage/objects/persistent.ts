@@ -28,6 +28,8 @@ export interface Jar {
   registerChanged(object: Persistent): void;
   /** A loaded object was used: counts a cache hit and keeps it among the recently used. */
   touch(object: Persistent): void;
+  /** An async write in progress (a BTree insert loading its path): commit waits for it. */
+  track<T>(operation: Promise<T>): Promise<T>;
 }
 
 export interface PersistentMeta {

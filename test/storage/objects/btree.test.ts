@@ -263,3 +263,29 @@ t.test('records carry their references: pack keeps what the tree reaches and dro
   t.equal(labels.length, 39, 'every other item survived pack');
   t.notOk(labels.includes('item 7'));
 });
+
+t.test('a forgotten await on a tree write that must load its path: the commit waits for it', async (t) => {
+  const storage = new MemoryStorage();
+  const writer = await DB.open(storage);
+  await writer.transaction(async (tx) => {
+    const tree = new BTree<number, string>({ maxBucketSize: 4 });
+    (await tx.root()).set('tree', tree);
+    for (let i = 0; i < 50; i++) void tree.set(i, 'x'); // all loaded: done at once
+  });
+  await writer.close();
+  const db = await DB.open(storage); // empty cache: every write below must load its path
+  t.teardown(() => db.close());
+  await db.transaction(async (tx) => {
+    const tree = (await (await tx.root()).get('tree')) as BTree<number, string>;
+    void tree.set(100, 'forgotten');
+    void tree.delete(3);
+  });
+  const fresh = await DB.open(storage);
+  t.teardown(() => fresh.close());
+  await fresh.read(async (tx) => {
+    const tree = (await (await tx.root()).get('tree')) as BTree<number, string>;
+    t.equal(await tree.get(100), 'forgotten', 'the write landed in its transaction');
+    t.equal(await tree.has(3), false);
+    t.equal(await tree.size(), 50);
+  });
+});

@@ -128,6 +128,15 @@ t.test('a GET whose worker dies is sent to another worker and succeeds', async (
   t.not(answer.json().workerId, crashedOn, 'answered by another worker than the one that died');
 });
 
+t.test('a PUT whose worker dies is sent again with its whole body', async (t) => {
+  const s = await site(t, { workers: { count: 2 } });
+  const file = join(scratch, 'crash-once-put');
+  const answer = await getJson(`${s.url}/_test/crash-once?file=${encodeURIComponent(file)}`, { method: 'PUT', body: Buffer.alloc(50_000, 1) });
+  t.equal(answer.status, 200);
+  t.equal(answer.json().bodyBytes, 50_000, 'the retry carried the body (the first attempt got a copy)');
+  t.not(answer.json().workerId, Number(readFileSync(file, 'utf8')));
+});
+
 t.test('no answer within requestTimeoutMs is a 504 with a clear body', async (t) => {
   const s = await site(t, { router: { requestTimeoutMs: 300 } });
   const answer = await getJson(s.url + '/slow?ms=1000');

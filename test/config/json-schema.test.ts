@@ -43,3 +43,70 @@ t.test('the example config loads', async (t) => {
   t.equal(config.router.listen.host, example.router.listen.host);
   t.same(config.storageServer.allow, example.storageServer.allow);
 });
+
+/**
+ * A small JSON Schema checker for the keywords config/schema.json uses (type, properties,
+ * additionalProperties, enum, const, anyOf, minimum, maximum, minLength, pattern, items), so
+ * the test can say that documents loadConfig accepts pass the schema and bad ones do not.
+ */
+function schemaErrors(schema: any, value: unknown, path = ''): string[] {
+  const errors: string[] = [];
+  const fail = (what: string) => errors.push(`${path || '(top)'}: ${what}`);
+  if (schema.anyOf) {
+    if (!schema.anyOf.some((option: unknown) => schemaErrors(option, value, path).length === 0)) fail('matches no anyOf option');
+    return errors;
+  }
+  if ('const' in schema && value !== schema.const) fail(`is not ${JSON.stringify(schema.const)}`);
+  if (schema.enum && !schema.enum.includes(value)) fail('is not in the enum');
+  const typeOf = (v: unknown) =>
+    v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v;
+  if (schema.type) {
+    const actual = typeOf(value);
+    const isMatch = actual === schema.type || (schema.type === 'number' && actual === 'integer');
+    if (!isMatch) return [...errors, `${path || '(top)'}: is ${actual}, not ${schema.type}`];
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) fail('below minimum');
+    if (schema.maximum !== undefined && value > schema.maximum) fail('above maximum');
+  }
+  if (typeof value === 'string') {
+    if (schema.minLength !== undefined && value.length < schema.minLength) fail('too short');
+    if (schema.pattern && !new RegExp(schema.pattern).test(value)) fail('does not match the pattern');
+  }
+  if (Array.isArray(value) && schema.items) value.forEach((item, i) => errors.push(...schemaErrors(schema.items, item, `${path}[${i}]`)));
+  if (schema.properties && typeOf(value) === 'object') {
+    for (const [key, child] of Object.entries(value as object)) {
+      const childPath = path ? `${path}.${key}` : key;
+      if (schema.properties[key]) errors.push(...schemaErrors(schema.properties[key], child, childPath));
+      else if (schema.additionalProperties === false) errors.push(`${childPath}: unknown key`);
+    }
+  }
+  return errors;
+}
+
+t.test('documents loadConfig accepts pass the schema; bad ones fail it', async (t) => {
+  t.same(schemaErrors(committed, DEFAULTS), [], 'DEFAULTS');
+  t.same(schemaErrors(committed, example), [], 'config/zeo.example.json');
+  const { loadConfig } = await import('../../config/load.js');
+  const unusual = loadConfig({
+    file: null,
+    env: {},
+    overrides: {
+      storageServer: { tls: { cert: 'c.pem', key: 'k.pem' }, allow: ['::1/128', '10.0.0.1'] },
+      client: { servers: ['[::1]:8100'], tls: { ca: null }, diskCacheDir: null },
+      redis: { url: 'redis://127.0.0.1:6379' },
+      workers: { count: 3 },
+    },
+  });
+  t.same(schemaErrors(committed, unusual), [], 'a config with nulls, TLS and lists');
+  const bad: Array<[unknown, RegExp]> = [
+    [{ router: { balancing: 'random' } }, /router\.balancing: is not in the enum/],
+    [{ router: { listen: { port: 70000 } } }, /router\.listen\.port: above maximum/],
+    [{ workers: { count: 0 } }, /workers\.count: matches no anyOf option/],
+    [{ workers: { count: 'many' } }, /workers\.count: matches no anyOf option/],
+    [{ wokers: {} }, /wokers: unknown key/],
+    [{ redis: { url: 'http://x' } }, /redis\.url: matches no anyOf option/],
+    [{ client: { servers: ['localhost'] } }, /client\.servers\[0\]: does not match the pattern/],
+  ];
+  for (const [document, expected] of bad) t.match(schemaErrors(committed, document).join('\n'), expected, JSON.stringify(document));
+});

@@ -11,7 +11,7 @@
 // path first is tracked by the connection, and commit waits for it. So code that forgets an
 // await still saves what it meant to.
 
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError, TransactionStateError } from '../../errors.js';
 import {
   BTreeBucket,
   BTreeNode,
@@ -101,12 +101,18 @@ export class BTree<K extends BTreeKey = BTreeKey, V = unknown> extends Persisten
     checkKey(key);
     const path = this.findLoaded(key);
     if (path !== null && !isGhost(this.count)) return Promise.resolve(write(path));
+    const jar = this[META].jar;
+    const transactionNumber = jar?.transactionNumber;
     const pending = (async () => {
       const found = await this.find(key);
       await ensureLoaded(this.count);
+      // Aborted meanwhile, and the connection may serve another transaction now.
+      if (jar !== undefined && jar.transactionNumber !== transactionNumber) {
+        throw new TransactionStateError('a BTree write outlived its transaction (an `await` is missing)');
+      }
       return write(found);
     })();
-    return this[META].jar?.track(pending) ?? pending;
+    return jar?.track(pending) ?? pending;
   }
 
   async get(key: K): Promise<V | undefined> {

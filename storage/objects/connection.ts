@@ -56,6 +56,7 @@ export class Connection implements Jar {
   private oidBatch = 32;
   readonly stats: CacheStats = { hits: 0, misses: 0 };
   snapshotTid: Tid = 0n;
+  transactionNumber = 0;
   isInTransaction = false;
   isReadOnly = false;
 
@@ -105,6 +106,7 @@ export class Connection implements Jar {
     }
     for (const tid of this.ownTids) if (tid <= snapshotTid) this.ownTids.delete(tid);
     this.snapshotTid = snapshotTid;
+    this.transactionNumber++;
     this.isReadOnly = isReadOnly;
     this.isInTransaction = true;
   }

@@ -30,6 +30,8 @@ export interface Jar {
   touch(object: Persistent): void;
   /** An async write in progress (a BTree insert loading its path): commit waits for it. */
   track<T>(operation: Promise<T>): Promise<T>;
+  /** Counts the jar's transactions, so a late async write can tell its transaction is over. */
+  readonly transactionNumber: number;
 }
 
 export interface PersistentMeta {

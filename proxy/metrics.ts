@@ -4,6 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerHealth } from '../appserver/worker-protocol.js';
+import type { Backend } from './backend.js';
 import type { Pool } from './pool.js';
 
 export class RouterMetrics {
@@ -52,7 +53,7 @@ export class RouterMetrics {
         this.set(pool.workers.length);
       },
     });
-    const perBackend = (name: string, help: string, read: (health: WorkerHealth | null, snapshot: ReturnType<Pool['backends']>[number]) => number | null) =>
+    const perBackend = (name: string, help: string, read: (health: WorkerHealth | null, backend: Backend) => number | null) =>
       new Gauge({
         name,
         help,

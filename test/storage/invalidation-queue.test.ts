@@ -120,3 +120,46 @@ t.test('push and since stay fast with a full queue (no linear scans)', async (t)
   t.ok(pushMs < 5000, `300k pushes took ${pushMs.toFixed(0)} ms`);
   t.ok(lookupMs < 5000, `20k lookups took ${lookupMs.toFixed(0)} ms`);
 });
+
+t.test('random pushes, holes, clock jumps and lookups agree with a plain list', async (t) => {
+  // The model: every pushed entry in a plain array, filtered by the rules on each lookup.
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  let now = 0;
+  const maxCount = 50;
+  const maxAgeMs = 1000;
+  const queue = new InvalidationQueue({ maxCount, maxAgeMs, startTid: 100n, now: () => now });
+  const model: { inv: Invalidation; at: number }[] = [];
+  let lastTid = 100n;
+  let mismatches = 0;
+  for (let step = 0; step < 20_000; step++) {
+    const roll = random();
+    if (roll < 0.5) {
+      const hasHole = random() < 0.01;
+      const prevTid = hasHole ? lastTid + 1n : lastTid;
+      const tid = prevTid + 1n + BigInt(Math.floor(random() * 3));
+      queue.push({ tid, prevTid, oids: [tid] });
+      if (hasHole) model.length = 0;
+      model.push({ inv: { tid, prevTid, oids: [tid] }, at: now });
+      lastTid = tid;
+    } else if (roll < 0.6) {
+      now += Math.floor(random() * 300);
+    } else {
+      const back = lastTid - BigInt(Math.floor(random() * 120)) + 2n;
+      const tid = back < 0n ? 0n : back;
+      const live = model.filter((e) => e.at >= now - maxAgeMs).slice(-maxCount);
+      let expected: bigint[] | null;
+      if (tid > lastTid) expected = null;
+      else if (tid === lastTid) expected = [];
+      else if (live.length === 0 || tid < live[0]!.inv.prevTid) expected = null;
+      else expected = live.filter((e) => e.inv.tid > tid).map((e) => e.inv.tid);
+      const actual = tids(queue.since(tid));
+      if (JSON.stringify(actual, (_, v) => (typeof v === 'bigint' ? String(v) : v)) !==
+        JSON.stringify(expected, (_, v) => (typeof v === 'bigint' ? String(v) : v))) {
+        mismatches++;
+      }
+      if (queue.length !== live.length) mismatches++;
+    }
+  }
+  t.equal(mismatches, 0, 'every answer and every length matches the model');
+});

@@ -18,9 +18,9 @@
 //
 // Bound: past 80% of maxBytes the file is compacted in the background, in slices between other
 // work (storage/disk-cache-compaction.ts): the most recently used revisions, up to half of
-// maxBytes, go into a new file that is renamed over the old one. Should the file reach maxBytes
-// first, the compaction is finished at once, so the file never exceeds maxBytes. Keeping half
-// means the copying costs well under two bytes per byte appended.
+// maxBytes, go into a new file that is renamed over the old one. Should the file pass maxBytes
+// first, the compaction is finished within that call, so every call returns with the file
+// within maxBytes. Keeping half means copying costs under two bytes per byte appended.
 // One DiskCache per file: `<path>.lock` (storage/disk-cache-lock.ts).
 
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, readSync } from 'node:fs';
@@ -115,6 +115,11 @@ export class DiskCache implements RevisionCache {
     };
   }
 
+  /** Record bytes a compaction keeps; also the largest revision worth writing. */
+  private get keepBudget(): number {
+    return Math.floor(this.maxBytes / 2) - RESERVED_BYTES;
+  }
+
   /** Compactions completed since open (for metrics). */
   get compactionCount(): number {
     return this.compactions;
@@ -158,8 +163,9 @@ export class DiskCache implements RevisionCache {
     checkRevision(oid, start, end, data);
     if (this.isOff) return;
     const size = format.storeRecordBytes(data.byteLength);
-    if (size > this.maxBytes - RESERVED_BYTES) {
-      // Too big to keep. An older current revision has just become stale: forget it for good.
+    if (size > this.keepBudget) {
+      // Too big to survive a compaction, so not worth writing. An older current revision has
+      // just become stale: forget it for good.
       const current = end === null ? this.index.findCurrent(oid) : undefined;
       if (current && current.start < start) this.drop(current);
       return;
@@ -326,17 +332,22 @@ export class DiskCache implements RevisionCache {
       if (!isOver && this.fileEnd <= this.maxBytes * BACKGROUND_COMPACTION_AT) return;
       this.startCompaction();
     }
-    if (isOver) this.finishCompaction();
-    else this.scheduleCompactionStep();
+    if (!isOver) return this.scheduleCompactionStep();
+    this.finishCompaction();
+    if (this.fileEnd > this.maxBytes && !this.isOff) {
+      // Records written meanwhile came along whole; a huge one can leave the file over the
+      // bound. A second pass has no such tail and keeps at most half.
+      this.startCompaction();
+      this.finishCompaction();
+    }
   }
 
   /** Fixes what to keep: the most recently used revisions, up to half of maxBytes. */
   private startCompaction(): void {
-    const budget = Math.floor(this.maxBytes / 2) - RESERVED_BYTES;
     const keep: Entry[] = [];
     let keptBytes = 0;
     for (const entry of this.index.mostRecentFirst()) {
-      if (keptBytes + entry.size > budget) break;
+      if (keptBytes + entry.size > this.keepBudget) break;
       keep.push(entry);
       keptBytes += entry.size;
     }

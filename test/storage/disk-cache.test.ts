@@ -177,6 +177,19 @@ t.test('compaction keeps the file within maxBytes and keeps the most recent revi
   const reopened = await DiskCache.open(path, { maxBytes });
   t.equal(reopened.lastTid, 1000n, 'lastTid is persisted in the compacted file');
   t.ok(reopened.load(1000n), 'the newest revision survives a reopen after compaction');
+
+  // Huge revisions (up to 49% of the bound), some written while a background compaction runs.
+  let isHugeWithinBound = true;
+  for (let i = 1; i <= 60; i++) {
+    const size = Math.floor(maxBytes * (0.05 + ((i * 37) % 45) / 100));
+    reopened.store(5000n + BigInt(i), 1n, null, new Uint8Array(size).fill(i));
+    if (statSync(path).size > maxBytes) isHugeWithinBound = false;
+    if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.ok(isHugeWithinBound, 'huge revisions do not push the file past maxBytes either');
+  t.equal(reopened.load(5060n)?.data[0], 60, 'the newest huge revision is kept');
+  reopened.store(6000n, 1n, null, new Uint8Array(maxBytes * 0.6));
+  t.equal(reopened.load(6000n), undefined, 'a revision over half the bound is not written: no compaction would keep it');
   await reopened.close();
 });
 
@@ -215,6 +228,22 @@ t.test('a background compaction keeps everything written while it copies', async
     t.equal(c.load(1n), undefined, `${round}: the least recently used were evicted`);
     await c.close();
   }
+});
+
+t.test('a huge revision written during a compaction still leaves the file within its bound', async (t) => {
+  const path = join(t.testdir(), 'huge.cache');
+  const maxBytes = 1024 * 1024;
+  const cache = await DiskCache.open(path, { maxBytes });
+  t.teardown(() => cache.close());
+  let oid = 0n;
+  while (!cache.isCompacting) cache.store(++oid, 1n, null, new Uint8Array(4000));
+  // Fill the rest of the bound while the compaction has not run a slice (no yielding)...
+  while (cache.fileBytes + 4100 < maxBytes) cache.store(++oid, 1n, null, new Uint8Array(4000));
+  // ...then a revision just under half the bound: kept half + this tail would exceed the bound.
+  cache.store(++oid, 1n, null, new Uint8Array(Math.floor(maxBytes * 0.49)).fill(9));
+  t.ok(statSync(path).size <= maxBytes, `the file is within the bound (${statSync(path).size} <= ${maxBytes})`);
+  t.equal(cache.load(oid)?.data[0], 9, 'and the huge revision, the newest, was kept');
+  t.notOk(cache.isCompacting);
 });
 
 t.test('one cache file, one user: a second open is refused until the first closes', async (t) => {

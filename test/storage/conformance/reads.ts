@@ -62,6 +62,18 @@ export function readConformance(t: Test, factory: StorageFactory): void {
     t.equal((await storage.load(b!)).tid, tid, 'untouched objects keep their TID');
   });
 
+  t.test('one transaction may hold many objects', async (t) => {
+    const storage = await freshStorage(t, factory);
+    const oids = await storage.newOids(500);
+    const { tid } = await storage.commit({
+      stores: oids.map((oid, i) => ({ oid, baseTid: ZERO_TID, data: bytes(`object ${i}`), refs: i > 0 ? [oids[i - 1]!] : [] })),
+    });
+    const loaded = await Promise.all(oids.map((oid) => storage.load(oid)));
+    t.ok(loaded.every((l, i) => l.tid === tid && text(l.data) === `object ${i}`), 'all 500 load, all at one TID');
+    const [txn] = await dumpTransactions(storage);
+    t.equal(txn?.records.length, 500, 'the iterator shows them as one transaction');
+  });
+
   t.test('loadBefore returns the revision valid before a TID with its range', async (t) => {
     const storage = await freshStorage(t, factory);
     const [oid, other] = await storage.newOids(2);
@@ -150,6 +162,15 @@ export function readConformance(t: Test, factory: StorageFactory): void {
     t.same((await dumpTransactions(storage, t2 + 1n)).map((x) => x.tid), [t3, t4], 'from between TIDs');
     t.same((await dumpTransactions(storage, undefined, t2)).map((x) => x.tid), [t1, t2], 'only an upper bound');
     t.same(await dumpTransactions(storage, t4 + 1n), [], 'nothing after the last');
+
+    // An iteration in progress survives commits made meanwhile.
+    const iteration = storage.iterator();
+    const first = await iteration.next();
+    const t5 = await put(storage, b!, t3, 'b3');
+    const rest: bigint[] = [];
+    for (let step = await iteration.next(); !step.done; step = await iteration.next()) rest.push(step.value.tid);
+    t.equal(first.value?.tid, t1);
+    t.same(rest.filter((tid) => tid !== t5), [t2, t3, t4], 'the iteration goes on after a concurrent commit');
   });
 
   t.test('newOids never repeats and never hands out an OID in use', async (t) => {

@@ -33,7 +33,11 @@ export interface RevisionCacheStats {
  * as immutable: the cache returns the bytes it holds, not a copy.
  */
 export interface RevisionCache {
-  /** Revision valid just before `beforeTid`: start < beforeTid && (end === null || beforeTid <= end). */
+  /**
+   * Revision valid just before `beforeTid`: start < beforeTid && (end === null || beforeTid <= end).
+   * An open range (end === null) is only known to hold up to lastTid (later invalidations have
+   * not been applied yet), so ask for snapshots with beforeTid <= lastTid + 1.
+   */
   loadBefore(oid: Oid, beforeTid: Tid): LoadBeforeResult | undefined;
   /** The current revision (end === null). */
   load(oid: Oid): LoadResult | undefined;

@@ -21,12 +21,18 @@ export function encodeFrame(body: Uint8Array): Buffer {
 /**
  * Cuts a byte stream into frame bodies. `push` throws ProtocolError on a frame over the limit
  * or an empty frame; after a throw the reader is unusable and the connection must be closed.
+ *
+ * Bytes are copied into one body buffer that grows (doubling, up to the announced length) as
+ * they arrive: memory follows what the peer actually sent, not what it announced, and a peer
+ * trickling one byte per packet costs one byte per byte, not a Buffer object per byte.
  */
 export class FrameReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
   /** Length of the frame whose body is being collected, or -1 while reading a header. */
   private bodyBytes = -1;
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
 
   constructor(
     /** Largest body accepted; may be changed between frames (the handshake uses a small one). */
@@ -36,50 +42,59 @@ export class FrameReader {
 
   /** Bytes held waiting for the rest of a frame (for memory accounting). */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.headerFilled + (this.body?.byteLength ?? 0);
   }
 
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
-    for (;;) {
+    let at = 0;
+    while (at < chunk.byteLength) {
       if (this.bodyBytes < 0) {
-        if (this.buffered < FRAME_HEADER_BYTES) return;
-        const length = this.take(FRAME_HEADER_BYTES).readUInt32BE(0);
+        const used = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.byteLength - at);
+        chunk.copy(this.header, this.headerFilled, at, at + used);
+        this.headerFilled += used;
+        at += used;
+        if (this.headerFilled < FRAME_HEADER_BYTES) return;
+        const length = this.header.readUInt32BE(0);
+        this.headerFilled = 0;
         if (length === 0) throw new ProtocolError('empty frame');
         if (length > this.maxFrameBytes) {
           throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
         }
         this.bodyBytes = length;
+        this.bodyFilled = 0;
+        this.body = null;
+        continue;
       }
-      if (this.buffered < this.bodyBytes) return;
-      const body = this.take(this.bodyBytes);
-      this.bodyBytes = -1;
-      this.onFrame(body);
+      const available = chunk.byteLength - at;
+      const needed = this.bodyBytes - this.bodyFilled;
+      if (this.body === null && available >= needed) {
+        // The whole body is in this chunk: hand out a view, no copy.
+        const body = chunk.subarray(at, at + needed);
+        at += needed;
+        this.bodyBytes = -1;
+        this.onFrame(body);
+        continue;
+      }
+      const used = Math.min(available, needed);
+      this.reserve(this.bodyFilled + used);
+      chunk.copy(this.body!, this.bodyFilled, at, at + used);
+      this.bodyFilled += used;
+      at += used;
+      if (this.bodyFilled === this.bodyBytes) {
+        const body = this.body!;
+        this.body = null;
+        this.bodyBytes = -1;
+        this.onFrame(body);
+      }
     }
   }
 
-  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.byteLength >= n) {
-      out = first.subarray(0, n);
-      if (first.byteLength === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let filled = 0;
-      while (filled < n) {
-        const chunk = this.chunks[0]!;
-        const used = Math.min(chunk.byteLength, n - filled);
-        chunk.copy(out, filled, 0, used);
-        filled += used;
-        if (used === chunk.byteLength) this.chunks.shift();
-        else this.chunks[0] = chunk.subarray(used);
-      }
-    }
-    this.buffered -= n;
-    return out;
+  /** Grows the body buffer to hold `bytes`, doubling, never past the frame's length. */
+  private reserve(bytes: number): void {
+    const capacity = this.body?.byteLength ?? 0;
+    if (bytes <= capacity) return;
+    const grown = Buffer.allocUnsafe(Math.min(this.bodyBytes, Math.max(bytes, capacity * 2, 4096)));
+    this.body?.copy(grown, 0, 0, this.bodyFilled);
+    this.body = grown;
   }
 }

@@ -21,6 +21,11 @@ t.test('an oversized frame is refused from its header alone, before any body is 
   header.writeUInt32BE(1025);
   t.throws(() => reader.push(header), { code: 'ZEO_PROTOCOL', message: /exceeds the limit of 1024/ });
   t.ok(reader.bufferedBytes <= 4, 'nothing beyond the header was kept');
+  const trickle = new FrameReader(1 << 30, () => t.fail('no frame expected'));
+  header.writeUInt32BE(1 << 30);
+  trickle.push(header);
+  for (let i = 0; i < 1000; i++) trickle.push(Buffer.from([i & 0xff]));
+  t.ok(trickle.bufferedBytes <= 4096, `a 1 GiB announcement trickled byte by byte holds ${trickle.bufferedBytes} bytes, not 1 GiB`);
   const empty = new FrameReader(1024, () => undefined);
   t.throws(() => empty.push(Buffer.alloc(4)), { code: 'ZEO_PROTOCOL', message: /empty frame/ });
 });

@@ -27,6 +27,8 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --workers 1,2,4      worker counts to sweep (default: the config's workers.count)
       --duration S         seconds per measured step (default 10)
       --warmup S           seconds of warm-up before each step (default 3)
+      --sweep S            at most S seconds, once per started target, fetching every product
+                           and page once per worker to fill the caches (default 30; 0: none)
       --connections N      concurrent connections (default 32)
       --scenarios LIST     ${SCENARIO_NAMES.join(',')} (default all)
       --targets LIST       site,cluster,nginx,postgres (default all; nginx only if installed)
@@ -114,7 +116,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       strict: true,
       options: {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, 'admin-url': { type: 'string' },
-        workers: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
+        workers: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, sweep: { type: 'string' },
         connections: { type: 'string' }, scenarios: { type: 'string' }, targets: { type: 'string' },
         'fault-workers': { type: 'string' }, 'no-faults': { type: 'boolean' }, products: { type: 'string' },
         'postgres-url': { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' },
@@ -139,6 +141,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       workers: v.workers ? v.workers.split(',').map((w) => positiveInteger('--workers', w.trim(), 256)) : null,
       durationSeconds: v.duration ? positiveInteger('--duration', v.duration, 3_600) : 10,
       warmupSeconds,
+      sweepSeconds: v.sweep === undefined ? 30 : v.sweep === '0' ? 0 : positiveInteger('--sweep', v.sweep, 3_600),
       connections: v.connections ? positiveInteger('--connections', v.connections, 10_000) : 32,
       scenarios: v.scenarios ? list<ScenarioName>('--scenarios', v.scenarios, SCENARIO_NAMES) : [...SCENARIO_NAMES],
       targets: v.targets ? list<TargetName>('--targets', v.targets, ALL_TARGETS) : [...ALL_TARGETS],

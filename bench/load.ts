@@ -7,8 +7,11 @@ import { autocannonRequests, type Scenario } from './scenarios.js';
 
 export interface LoadOptions {
   url: string;
-  scenario: Scenario;
+  /** A scenario's mix, or 'sweep': every product and page in turn (cache warm-up). */
+  scenario: Scenario | 'sweep';
   durationSeconds: number;
+  /** Stop after this many requests (before durationSeconds if it comes first). */
+  amount?: number;
   connections: number;
   productCount?: number;
   /** autocannon's per-request timeout (seconds); a request slower than this counts as an error. */
@@ -90,6 +93,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const url = assertLocalUrl(options.url);
   return new Promise((resolve, reject) => {
     let completed = 0;
+    let cleanUp = () => {};
     const serverErrorsByMethod: Record<string, number> = {};
     const onServerError = (method: string) => {
       serverErrorsByMethod[method] = (serverErrorsByMethod[method] ?? 0) + 1;
@@ -99,11 +103,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         url: url.origin,
         connections: options.connections,
         duration: options.durationSeconds,
+        ...(options.amount ? { amount: options.amount } : {}),
         timeout: options.timeoutSeconds ?? 10,
         requests: autocannonRequests(options.scenario, { productCount: options.productCount, onServerError }),
       },
       (error, result) => {
         clearInterval(ticker);
+        cleanUp();
         if (error) reject(error instanceof Error ? error : new Error(String(error)));
         else resolve({ ...summariseAutocannon(result), serverErrorsByMethod });
       },
@@ -111,7 +117,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     instance.on('response', () => {
       completed++;
     });
-    options.signal?.addEventListener('abort', () => instance.stop(), { once: true });
+    const stop = () => instance.stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    // autocannon ignores `duration` when `amount` is set: bound it here.
+    const deadline = options.amount ? setTimeout(stop, options.durationSeconds * 1_000) : null;
+    cleanUp = () => {
+      if (deadline) clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', stop);
+    };
     const ticker = setInterval(() => options.onTick?.(completed), 1_000);
   });
 }

@@ -101,7 +101,8 @@ export function formatTextReport(results: SiteBenchResults): string {
   const lines = [
     `zeo bench: ${results.command}`,
     `machine: ${machineLine(results.machine)}`,
-    `each step: ${results.options.durationSeconds} s after ${results.options.warmupSeconds} s warm-up, ` +
+    `each step: ${results.options.durationSeconds} s after ${results.options.warmupSeconds} s warm-up` +
+      (results.options.sweepSeconds ? ` (and a cache sweep of <= ${results.options.sweepSeconds} s per started target)` : '') + ', ' +
       `${results.options.connections} connections, ${results.options.productCount} products; ` +
       'cpu = CPU time per request of the app tier (router + workers, or balancer + app servers), ' +
       'router = the router thread alone, storage = the storage server',

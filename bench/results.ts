@@ -63,6 +63,8 @@ export interface BenchRunOptions {
   targets: TargetName[];
   durationSeconds: number;
   warmupSeconds: number;
+  /** Bound on the once-per-target sweep over every product and page (cache warm-up). */
+  sweepSeconds?: number;
   connections: number;
   productCount: number;
   faultWorkers: number | null;

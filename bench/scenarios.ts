@@ -90,6 +90,18 @@ export function createRequestMixer(scenario: Scenario, options: MixerOptions = {
   };
 }
 
+/** Every product, then every catalogue page, in order, round and round: a cache warm-up. */
+export function createSweep(productCount = DEFAULT_PRODUCT_COUNT): () => BenchRequest {
+  const pages = pageCount(productCount);
+  let index = 0;
+  return (): BenchRequest => {
+    const position = index++ % (productCount + pages);
+    return position < productCount
+      ? { method: 'GET', path: `/api/products/${position + 1}`, headers: {} }
+      : { method: 'GET', path: `/catalogue?page=${position - productCount + 1}`, headers: {} };
+  };
+}
+
 /** What a connection sent last; autocannon keeps one context per connection. */
 interface ConnectionContext {
   lastMethod?: string;
@@ -101,8 +113,8 @@ export interface AutocannonHooks {
 }
 
 /** The autocannon `requests` option for a scenario: one dynamic entry fed by the mixer. */
-export function autocannonRequests(scenario: Scenario, options: MixerOptions & AutocannonHooks = {}): AutocannonRequest[] {
-  const next = createRequestMixer(scenario, options);
+export function autocannonRequests(scenario: Scenario | 'sweep', options: MixerOptions & AutocannonHooks = {}): AutocannonRequest[] {
+  const next = scenario === 'sweep' ? createSweep(options.productCount) : createRequestMixer(scenario, options);
   const { onServerError } = options;
   return [
     {

@@ -6,6 +6,7 @@
 
 import { join } from 'node:path';
 import type { ZeoConfig } from '../config/schema.js';
+import { pageCount } from './apps/catalogue-data.js';
 import { FAULTS_ENV } from './apps/faults.js';
 import { nodeAppLauncher } from './baselines/app-spec.js';
 import { startClusterTarget } from './baselines/cluster.js';
@@ -31,6 +32,8 @@ export interface SiteBenchOptions extends BenchRunOptions {
   postgresUrl: string;
   /** PostgreSQL pool size per app process of the PostgreSQL baseline. */
   postgresPoolSize: number;
+  /** Upper bound on the cache warm-up sweep run once per started target (0: none). */
+  sweepSeconds: number;
   command: string;
   isVerbose: boolean;
   /** Folder for V8 CPU profiles of the zeo processes (one subfolder per target and size). */
@@ -125,6 +128,16 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
             const reading = await readStatus(target.adminUrl);
             if (reading) workers = reading.workers.length;
           }
+          if (options.sweepSeconds > 0) {
+            // Fill every worker's caches first: a site in production runs warm, and a cold cache
+            // costs a storage round trip per object, which the timed warm-up alone cannot cover.
+            const passes = Math.max(1, workers);
+            const sweep = await runLoad({ url: target.url, scenario: 'sweep', durationSeconds: options.sweepSeconds,
+              amount: passes * (options.productCount + pageCount(options.productCount)), connections: 8,
+              productCount: options.productCount, signal: options.signal });
+            options.log(`    warm-up sweep over every product and page (${passes}x): ${formatCount(sweep.completed)} requests ` +
+              `in ${sweep.durationSeconds.toFixed(1)} s`);
+          }
           for (const name of options.scenarios) {
             checkInterrupted();
             const scenario = SCENARIOS[name];
@@ -198,7 +211,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
     machine,
     options: {
       workers: options.workers, scenarios: options.scenarios, targets, durationSeconds: options.durationSeconds,
-      warmupSeconds: options.warmupSeconds, connections: options.connections, productCount: options.productCount,
+      warmupSeconds: options.warmupSeconds, sweepSeconds: options.sweepSeconds, connections: options.connections,
+      productCount: options.productCount,
       faultWorkers: options.faultWorkers,
     },
     targetDescriptions,

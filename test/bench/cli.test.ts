@@ -13,17 +13,19 @@ t.test('defaults: site, every scenario and target, 10 s steps, faults on 3 worke
   t.equal(o.durationSeconds, 10);
   t.equal(o.warmupSeconds, 3);
   t.equal(o.faultWorkers, 3);
+  t.equal(o.sweepSeconds, 30);
   t.equal(o.url, null);
   t.match(parsed.outFolder, /bench\/results\/$/);
 });
 
 t.test('flags set the sweep, the steps and the targets', async (t) => {
-  const parsed = parseBenchArgs(['site', '--workers', '1,2,4', '--duration', '5', '--warmup', '0', '--scenarios',
+  const parsed = parseBenchArgs(['site', '--workers', '1,2,4', '--duration', '5', '--warmup', '0', '--sweep', '0', '--scenarios',
     'large-pages,read-mostly', '--targets', 'site,postgres', '--no-faults', '-c', 'my.json', '--url', 'http://localhost:8080/x']);
   if (parsed.kind !== 'site') throw new Error('expected site');
   t.same(parsed.options.workers, [1, 2, 4]);
   t.equal(parsed.options.durationSeconds, 5);
   t.equal(parsed.options.warmupSeconds, 0);
+  t.equal(parsed.options.sweepSeconds, 0);
   t.same(parsed.options.scenarios, ['large-pages', 'read-mostly']);
   t.same(parsed.options.targets, ['site', 'postgres']);
   t.equal(parsed.options.faultWorkers, null);

@@ -50,3 +50,21 @@ t.test('an aborted step stops early with what it has', async (t) => {
   t.ok(Date.now() - started < 10_000, 'a 30 s step ended soon after the abort');
   t.ok(load.completed > 0);
 });
+
+t.test('a sweep with an amount stops after that many requests', async (t) => {
+  const paths: string[] = [];
+  const server = http.createServer((request, response) => {
+    paths.push(request.url!);
+    response.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  const { port } = server.address() as AddressInfo;
+  const load = await runLoad({ url: `http://127.0.0.1:${port}`, scenario: 'sweep', amount: 2 * (100 + 2), durationSeconds: 20,
+    connections: 4, productCount: 100 });
+  t.equal(load.completed, 204);
+  t.equal(new Set(paths).size, 102, 'every product and page was fetched');
+});

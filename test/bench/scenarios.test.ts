@@ -1,7 +1,7 @@
 // The request mix each scenario sends, checked over many draws from a seeded RNG (no server).
 import t from 'tap';
 import { pageCount, parseOrder, productIdFromPath } from '../../bench/apps/catalogue-data.js';
-import { autocannonRequests, createRequestMixer, SCENARIOS, seededRandom, type BenchRequest } from '../../bench/scenarios.js';
+import { autocannonRequests, createRequestMixer, createSweep, SCENARIOS, seededRandom, type BenchRequest } from '../../bench/scenarios.js';
 
 const draw = (n: number, next: () => BenchRequest) => Array.from({ length: n }, next);
 
@@ -51,4 +51,13 @@ t.test("autocannon's setupRequest takes each request from the mixer", async (t) 
   const built = Array.from({ length: 200 }, () => setup({ method: 'GET', path: '/' }, {}));
   t.ok(built.some((r) => r.method === 'POST' && r.body.includes('productId')));
   t.ok(built.some((r) => r.method === 'GET' && r.path.startsWith('/api/products/') && r.body === ''));
+});
+
+t.test('the warm-up sweep visits every product and then every page, in order, round and round', async (t) => {
+  const paths = draw(2 * (120 + 3), createSweep(120)).map((r) => r.path);
+  t.equal(paths[0], '/api/products/1');
+  t.equal(paths[119], '/api/products/120');
+  t.same(paths.slice(120, 123), ['/catalogue?page=1', '/catalogue?page=2', '/catalogue?page=3']);
+  t.equal(paths[123], '/api/products/1', 'then again');
+  t.equal(new Set(paths).size, 123);
 });

@@ -4,6 +4,7 @@
 
 import { InvalidArgumentError } from '../../errors.js';
 import { ClientCache, type RevisionCache } from '../client-cache.js';
+import { CacheStack } from '../cache-stack.js';
 import { DiskCache } from '../disk-cache.js';
 import { parseServerAddress } from './connection.js';
 
@@ -73,14 +74,14 @@ export function checkOptions(options: ClientStorageOptions) {
  */
 export async function openCache(options: CheckedOptions): Promise<RevisionCache> {
   if (options.cache) return options.cache;
-  if (options.diskCachePath) {
-    try {
-      return await DiskCache.open(options.diskCachePath, { maxBytes: options.diskCacheBytes, log: options.log });
-    } catch (error) {
-      options.log(`storage client: disk cache ${options.diskCachePath} unusable (${(error as Error).message}); using memory only`);
-    }
+  const memory = new ClientCache({ maxBytes: options.cacheBytes });
+  if (!options.diskCachePath) return memory;
+  try {
+    return new CacheStack(memory, await DiskCache.open(options.diskCachePath, { maxBytes: options.diskCacheBytes, log: options.log }));
+  } catch (error) {
+    options.log(`storage client: disk cache ${options.diskCachePath} unusable (${(error as Error).message}); using memory only`);
+    return memory;
   }
-  return new ClientCache({ maxBytes: options.cacheBytes });
 }
 
 export function checkCount(n: number, argument: string, isLimit = false): void {

@@ -33,3 +33,33 @@ t.test('a commit by one client is seen by another, pushed over the connection', 
   t.equal(stats.storages.main!.commits, 2);
   t.equal(stats.connections, 2);
 });
+
+t.test('disk cache policy: a damaged file is discarded with a warning, a locked one falls back to memory', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'zeo-client-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const server = await startStorageServer({ storages: { main: new MemoryStorage() }, log: () => undefined });
+  t.teardown(() => server.close());
+  const servers = [`127.0.0.1:${server.address.port}`];
+  const writer = await ClientStorage.open({ servers, log: () => undefined });
+  t.teardown(() => writer.close());
+  const [oid] = await writer.newOids();
+  const { tid } = await writer.commit({ stores: [{ oid: oid!, baseTid: 0n, data: bytes('kept'), refs: [] }] });
+
+  const path = join(dir, 'worker.cache');
+  await writeFile(path, Buffer.alloc(4096, 0xab));
+  const logs: string[] = [];
+  const damaged = await ClientStorage.open({ servers, diskCachePath: path, diskCacheBytes: 1 << 20, log: (m) => logs.push(m) });
+  t.teardown(() => damaged.close());
+  t.ok(logs.some((l) => /discard|damaged|not a/i.test(l)), 'the damaged file was reported', { logs });
+  t.equal(text((await damaged.load(oid!)).data), 'kept', 'and the client works from the server');
+  t.equal(await damaged.lastTransaction(), tid);
+
+  const lockedLogs: string[] = [];
+  const second = await ClientStorage.open({ servers, diskCachePath: path, diskCacheBytes: 1 << 20, log: (m) => lockedLogs.push(m) });
+  t.teardown(() => second.close());
+  t.ok(lockedLogs.some((l) => /disk cache .* unusable .*; using memory only/.test(l)), 'a cache file in use elsewhere is not shared', { lockedLogs });
+  t.equal(text((await second.load(oid!)).data), 'kept');
+});

@@ -70,9 +70,7 @@ t.test('as a child process: SIGTERM stops it with exit code 0', async (t) => {
   const configFile = join(scratch, 'appserver.json');
   writeFileSync(configFile, JSON.stringify(testConfig()));
   const child = startChild(APPSERVER_MAIN, [configFile]);
-  t.teardown(() => {
-    if (child.process.exitCode === null) child.process.kill('SIGKILL');
-  });
+  t.teardown(() => child.killIfRunning());
   const [, url] = await child.waitFor(/app server on (\S+) /);
   t.equal((await get(url + '/_zeo/health')).status, 200);
   t.equal((await get(url + '/whoami')).status, 200);

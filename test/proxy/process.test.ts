@@ -31,9 +31,7 @@ t.test('SIGHUP rescales from the config file; SIGTERM finishes in-flight work an
   const configFile = join(scratch, 'zeo.json');
   writeFileSync(configFile, JSON.stringify(testConfig({ workers: { count: 2 } })));
   const child = startChild(PROXY_MAIN, [configFile]);
-  t.teardown(() => {
-    if (child.process.exitCode === null) child.process.kill('SIGKILL');
-  });
+  t.teardown(() => child.killIfRunning());
   const [, url, adminUrl] = await child.waitFor(/router on (\S+), admin on (\S+),/);
   const status = async () =>
     ((await (await request(adminUrl + '/_zeo/status')).body.json()) as { workers: unknown[] }).workers.length;
@@ -59,9 +57,7 @@ t.test('SIGINT stops an idle site at once, exit 0', async (t) => {
   const configFile = join(scratch, 'zeo-idle.json');
   writeFileSync(configFile, JSON.stringify(testConfig({ workers: { count: 1 } })));
   const child = startChild(PROXY_MAIN, [configFile]);
-  t.teardown(() => {
-    if (child.process.exitCode === null) child.process.kill('SIGKILL');
-  });
+  t.teardown(() => child.killIfRunning());
   await child.waitFor(/router on/);
   const started = Date.now();
   child.process.kill('SIGINT');

@@ -51,7 +51,10 @@
 // PUSH (server -> client, no id), only to connections that asked for it:
 //   S->C  {t:'inv', invalidation: {tid, prevTid, oids}}
 // sent in TID order for every committed transaction. The same object is published on Redis
-// (channel invalidationChannel(prefix, storage)) when Redis is configured.
+// (channel invalidationChannel(prefix, storage)) when Redis is configured; clients fed by Redis
+// fill any prevTid gap (and every Redis reconnect) with invalidationsSince, and poll it while
+// their Redis link is down. When its own Redis link comes back, the server publishes the last
+// invalidation again so that subscribers notice what was dropped meanwhile.
 
 import { Packr } from 'msgpackr';
 import {

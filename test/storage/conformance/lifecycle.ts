@@ -11,6 +11,7 @@ import {
   expectThrow,
   freshStorage,
   put,
+  within,
   type StorageFactory,
 } from './support.js';
 
@@ -41,6 +42,26 @@ export function lifecycleConformance(t: Test, factory: StorageFactory, readOnlyF
     ];
     for (const [what, call] of calls) await expectRejection(t, call, 'ZEO_CLOSED', {}, what);
     await begunBefore.abort();
+  });
+
+  t.test('close lets commits in progress settle: committed, or refused as closed', async (t) => {
+    const storage = await freshStorage(t, factory);
+    const oids = await storage.newOids(5);
+    const commits = oids.map((oid) => put(storage, oid, ZERO_TID, 'racing close'));
+    const voted = await storage.tpcBegin();
+    voted.store(oids[0]! + 100n, ZERO_TID, bytes('voted before close'), []);
+    await voted.vote();
+    const closing = storage.close();
+    const [finished] = await within(10_000, 'finish of a transaction voted before close',
+      Promise.allSettled([voted.finish()]));
+    t.equal(finished.status === 'fulfilled' ? 'finished' : String(finished.reason), 'finished',
+      'a transaction voted before close still finishes ("close: finish what is in progress")');
+    await within(10_000, 'close with commits in progress', closing);
+    const outcomes = await within(10_000, 'commits racing close', Promise.allSettled(commits));
+    const unexpected = outcomes
+      .filter((o) => o.status === 'rejected' && (o.reason as { code?: string })?.code !== 'ZEO_CLOSED')
+      .map((o) => String((o as PromiseRejectedResult).reason));
+    t.same(unexpected, [], 'each commit either committed or was refused with StorageClosedError');
   });
 
   t.test('bad arguments are InvalidArgumentError and change nothing', async (t) => {

@@ -55,7 +55,8 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
       client: { diskCacheDir: 'cache' },
       router: { listen: { host: '127.0.0.1', port: routerPort }, balancing: 'round-robin' },
       admin: { host: '127.0.0.1', port: adminPort },
-      workers: { count: 2 },
+      // Twelve buyers of one product collide; enough re-runs that none gives up (503).
+      workers: { count: 2, conflictRetries: 10 },
     }),
   );
   const zeo = startZeo(cwd, ['--config', 'site.json']);
@@ -97,6 +98,33 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
     workers.add(stats.workerId);
   }
   t.same([...workers].sort(), [1, 2], 'both workers answer');
+  // Many buyers at once through both workers: a scarce product (3 in stock) never oversells,
+  // and the totals add up to exactly what was sold.
+  const buy = (productId: number) =>
+    fetch(`${url}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ productId, quantity: 1 }),
+    }).then((response) => response.status);
+  // Products 31..42 are bought once each: those orders share only the orders bucket and the
+  // counters, whose conflicts merge, so every one of them goes through.
+  const statuses = await Promise.all([...Array.from({ length: 12 }, () => buy(30)), ...Array.from({ length: 12 }, (_, i) => buy(31 + i))]);
+  const scarce = statuses.slice(0, 12);
+  t.equal(scarce.filter((s) => s === 201).length, 3, 'exactly the 3 scarce units are sold');
+  t.equal(scarce.filter((s) => s === 409).length, 9, 'the other buyers hear "out of stock"');
+  t.same(statuses.slice(12).filter((s) => s !== 201), [], 'every order of a plentiful product goes through');
+  t.same(statuses.filter((s) => s !== 201 && s !== 409), [], 'no request gave up after conflicts');
+  const totals = await waitFor('every worker to see every order', async () => {
+    const seen = await getJson(`${url}/api/stats`);
+    return seen.orders === 1 + 3 + 12 ? seen : undefined;
+  }, 15_000);
+  t.equal(totals.unitsSold, 2 + 3 + 12, 'the merged counters equal the units sold');
+  const soldOut = await waitFor('every worker to see product 30 sold out', async () => {
+    const seen = await getJson(`${url}/api/products/30`);
+    return seen.sold === 3 ? seen : undefined;
+  }, 15_000);
+  t.equal(soldOut.stock, 0);
+
   const page = await fetch(`${url}/catalogue?page=2`);
   t.equal(page.status, 200);
   t.match(await page.text(), /Catalogue, page 2/);

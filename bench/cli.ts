@@ -26,9 +26,9 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --admin-url URL      its admin endpoint, for /_zeo/status (with --url)
       --workers 1,2,4      worker counts to sweep (default: the config's workers.count)
       --duration S         seconds per measured step (default 10)
-      --warmup S           seconds of warm-up before each step (default 3)
+      --warmup S           seconds of warm-up before each step (default 5)
       --sweep S            at most S seconds, once per started target, fetching every product
-                           and page once per worker to fill the caches (default 30; 0: none)
+                           and page twice per worker to fill the caches (default 30; 0: none)
       --connections N      concurrent connections (default 32)
       --scenarios LIST     ${SCENARIO_NAMES.join(',')} (default all)
       --targets LIST       site,cluster,nginx,postgres (default all; nginx only if installed)
@@ -130,7 +130,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
   if (parsed.positionals.length) throw new InvalidArgumentError('zeo bench', `unexpected ${parsed.positionals.join(' ')}`);
   const url = v.url ? assertLocalUrl(v.url).origin : null;
   const adminUrl = v['admin-url'] ? assertLocalUrl(v['admin-url']).origin : null;
-  const warmupSeconds = v.warmup === undefined ? 3 : v.warmup === '0' ? 0 : positiveInteger('--warmup', v.warmup, 600);
+  const warmupSeconds = v.warmup === undefined ? 5 : v.warmup === '0' ? 0 : positiveInteger('--warmup', v.warmup, 600);
   return {
     kind: 'site',
     configFile: v.config,

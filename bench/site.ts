@@ -131,7 +131,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
           if (options.sweepSeconds > 0) {
             // Fill every worker's caches first: a site in production runs warm, and a cold cache
             // costs a storage round trip per object, which the timed warm-up alone cannot cover.
-            const passes = Math.max(1, workers);
+            // Least-busy balancing does not hand every worker every object, hence two passes each.
+            const passes = 2 * Math.max(1, workers);
             const sweep = await runLoad({ url: target.url, scenario: 'sweep', durationSeconds: options.sweepSeconds,
               amount: passes * (options.productCount + pageCount(options.productCount)), connections: 8,
               productCount: options.productCount, signal: options.signal });

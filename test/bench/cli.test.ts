@@ -11,7 +11,7 @@ t.test('defaults: site, every scenario and target, 10 s steps, faults on 3 worke
   t.same(o.scenarios, ['read-mostly', 'write-heavy', 'large-pages']);
   t.same(o.targets, ['site', 'cluster', 'nginx', 'postgres']);
   t.equal(o.durationSeconds, 10);
-  t.equal(o.warmupSeconds, 3);
+  t.equal(o.warmupSeconds, 5);
   t.equal(o.faultWorkers, 3);
   t.equal(o.sweepSeconds, 30);
   t.equal(o.url, null);

@@ -19,8 +19,11 @@ export type StorageFactory = () => Promise<StorageUnderTest>;
 export async function freshStorage(t: Test, factory: StorageFactory): Promise<Storage> {
   const { storage, cleanup } = await factory();
   t.teardown(async () => {
-    await storage.close();
-    await cleanup?.();
+    try {
+      await storage.close();
+    } finally {
+      await cleanup?.();
+    }
   });
   return storage;
 }

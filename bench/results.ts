@@ -17,6 +17,8 @@ export interface SiteCounters {
   storageLagMs: number | null;
   /** Requests the router sent again to another worker during the step. */
   routerRetries: number | null;
+  /** Each worker at the end of the step: requests served, cache hit rates by cache (JSON only). */
+  workers?: Array<{ id: string; cacheHitRates: Record<string, number> }>;
 }
 
 export interface StepResult {

@@ -74,10 +74,10 @@ export async function readStatus(adminUrl: string, timeoutMs = 2_000): Promise<S
   }
 }
 
-/** The preferred cache for the hit-rate column: the in-memory one when named, else the first. */
+/** The cache for the hit-rate column: the storage client's ("storage", or one named like memory), else the first. */
 function mainCacheRate(rates: Record<string, number>): number | null {
   const names = Object.keys(rates);
-  const name = names.find((n) => /mem/i.test(n)) ?? names[0];
+  const name = names.find((n) => /^storage$|mem/i.test(n)) ?? names[0];
   return name === undefined ? null : rates[name]!;
 }
 
@@ -97,5 +97,6 @@ export function countersBetween(before: StatusReading | null, after: StatusReadi
     cacheHitRate: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : null,
     storageLagMs: lags.length ? Math.max(...lags) : null,
     routerRetries: after.routerRetries !== null ? after.routerRetries - (before?.routerRetries ?? 0) : null,
+    workers: after.workers.map((w) => ({ id: w.id, cacheHitRates: w.cacheHitRates })),
   };
 }

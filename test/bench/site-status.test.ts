@@ -31,7 +31,8 @@ t.test('countersBetween gives the step difference of conflicts and retries, and 
   const reading = (conflicts: number[], retries: number, at: number): StatusReading =>
     ({ at, workers: parseStatus(statusJson(conflicts)), routerRetries: retries });
   const counters = countersBetween(reading([4, 6], 2, 0), reading([10, 7], 5, 1));
-  t.same(counters, { conflictRetries: 7, cacheHitRate: 0.925, storageLagMs: 1, routerRetries: 3 });
+  t.same(counters, { conflictRetries: 7, cacheHitRate: 0.925, storageLagMs: 1, routerRetries: 3, workers: [
+    { id: 'worker-1', cacheHitRates: { memory: 0.9, disk: 0.1 } }, { id: 'worker-2', cacheHitRates: { memory: 0.95, disk: 0.1 } }] });
   t.equal(countersBetween(reading([1], 0, 0), null), null, 'no reading after the step: no counters');
   t.equal(countersBetween(null, reading([2], 1, 0))!.conflictRetries, 2, 'no reading before: counts since start');
 });

@@ -63,3 +63,56 @@ t.test('disk cache policy: a damaged file is discarded with a warning, a locked 
   t.ok(lockedLogs.some((l) => /disk cache .* unusable .*; using memory only/.test(l)), 'a cache file in use elsewhere is not shared', { lockedLogs });
   t.equal(text((await second.load(oid!)).data), 'kept');
 });
+
+t.test('a load racing an invalidation never caches stale data as current', async (t) => {
+  // The server reads the old revision, then its reply is held back until a commit by another
+  // client has been pushed to (and applied by) the loading client.
+  const inner = new MemoryStorage();
+  let release: () => void = () => undefined;
+  let isHolding = false;
+  const slow = Object.create(inner) as MemoryStorage;
+  slow.load = async (oid) => {
+    const result = await inner.load(oid);
+    if (isHolding) await new Promise<void>((resolve) => (release = resolve));
+    return result;
+  };
+  slow.loadBefore = async (oid, beforeTid) => {
+    const result = await inner.loadBefore(oid, beforeTid);
+    if (isHolding) await new Promise<void>((resolve) => (release = resolve));
+    return result;
+  };
+  const server = await startStorageServer({ storages: { main: slow }, log: () => undefined });
+  t.teardown(() => server.close());
+  const servers = [`127.0.0.1:${server.address.port}`];
+  const loader = await ClientStorage.open({ servers, log: () => undefined });
+  const writer = await ClientStorage.open({ servers, log: () => undefined });
+  t.teardown(() => Promise.all([loader.close(), writer.close()]));
+  for (const how of ['load', 'loadBefore'] as const) {
+    // A fresh object each round, so the loader has nothing cached for it.
+    const [oid] = await writer.newOids();
+    const base = (await writer.commit({ stores: [{ oid: oid!, baseTid: 0n, data: bytes('old'), refs: [] }] })).tid;
+    await loader.sync(base);
+    isHolding = true;
+    const racing = how === 'load' ? loader.load(oid!) : loader.loadBefore(oid!, (await loader.lastTransaction()) + 1n);
+    await new Promise((r) => setTimeout(r, 50)); // the server has read the old revision by now
+    isHolding = false;
+    const newer = await writer.commit({ stores: [{ oid: oid!, baseTid: base, data: bytes(`new via ${how}`), refs: [] }] });
+    await loader.sync(newer.tid);
+    release();
+    const raced = await racing;
+    t.equal(text(raced!.data), 'old', `${how}: the racing call returned what the server read`);
+    const after = await loader.load(oid!);
+    t.equal(text(after.data), `new via ${how}`, `${how}: the next load sees the new revision, not the raced one`);
+    t.equal(after.tid, newer.tid);
+  }
+});
+
+t.test('sync waits a bounded time for a TID that never comes', async (t) => {
+  const server = await startStorageServer({ storages: { main: new MemoryStorage() }, log: () => undefined });
+  t.teardown(() => server.close());
+  const client = await ClientStorage.open({ servers: [`127.0.0.1:${server.address.port}`], log: () => undefined });
+  t.teardown(() => client.close());
+  const started = Date.now();
+  await t.rejects(client.sync((await client.lastTransaction()) + 1000n, 200), { code: 'ZEO_TIMEOUT' });
+  t.ok(Date.now() - started < 2000);
+});

@@ -69,8 +69,8 @@ export function decodeInvalidation(message: Uint8Array): Invalidation | null {
   return { tid: decodedTid, prevTid: decodedPrevTid, oids: decodedOids };
 }
 
-/** The URL without its password, for logs. */
-function describeUrl(url: string): string {
+/** A Redis URL with its password masked, for logs and status pages. */
+export function redactRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -154,7 +154,7 @@ export class RedisInvalidationPublisher {
     }
     this.channel = options.channel;
     this.log = options.log ?? defaultLog;
-    this.where = describeUrl(options.url);
+    this.where = redactRedisUrl(options.url);
     this.redis = new Redis(options.url, {
       // While disconnected, commands fail at once instead of queueing: a stale invalidation
       // delivered after a reconnect is worthless, the storage server has it anyway.
@@ -279,7 +279,7 @@ export class RedisInvalidationSubscriber {
     }
     this.options = options;
     this.log = options.log ?? defaultLog;
-    this.where = describeUrl(options.url);
+    this.where = redactRedisUrl(options.url);
     this.redis = new Redis(options.url, {
       // We subscribe ourselves on every 'ready' so that "connected" is reported only once the
       // subscription is in place: a gap filled before that could miss a message.

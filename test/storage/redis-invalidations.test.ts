@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Invalidation } from '../../storage/contract.js';
 import {
   decodeInvalidation,
   encodeInvalidation,
   invalidationChannel,
+  redactRedisUrl,
   RedisInvalidationPublisher,
   RedisInvalidationSubscriber,
 } from '../../storage/redis-invalidations.js';
@@ -110,9 +111,45 @@ async function startRelay() {
   };
 }
 
+type Relay = Awaited<ReturnType<typeof startRelay>>;
+
+/**
+ * A subscriber and a publisher on a fresh channel, each straight to Redis or through `relay`,
+ * both connected when this resolves and closed (with the relay) when the test ends.
+ */
+async function connectedPair(
+  t: Test,
+  options: { relay?: Relay; subscriberViaRelay?: boolean; publisherViaRelay?: boolean; publishTimeoutMs?: number; healthCheckMs?: number } = {},
+) {
+  const { relay } = options;
+  const channel = newChannel();
+  const sub = recordingSubscriber(options.subscriberViaRelay ? relay!.url : REDIS_URL, channel, options.healthCheckMs);
+  const publisherLogs: string[] = [];
+  const publisher = new RedisInvalidationPublisher({
+    url: options.publisherViaRelay ? relay!.url : REDIS_URL,
+    channel,
+    publishTimeoutMs: options.publishTimeoutMs,
+    log: (m) => publisherLogs.push(m),
+  });
+  t.teardown(async () => {
+    relay?.thaw();
+    await Promise.all([sub.subscriber.close(), publisher.close()]);
+    await relay?.stop();
+  });
+  await waitFor('subscription', () => sub.subscriber.isConnected);
+  await waitFor('publisher connection', () => publisher.isConnected);
+  return { sub, publisher, publisherLogs };
+}
+
 t.test('the channel is named after the prefix and the storage', async (t) => {
   t.equal(invalidationChannel('zeo:', 'main'), 'zeo:invalidations:main');
   t.throws(() => invalidationChannel('zeo:', ''), { code: 'ZEO_INVALID_ARGUMENT' });
+});
+
+t.test('a Redis URL is shown without its password', async (t) => {
+  t.equal(redactRedisUrl('redis://user:pa55@10.0.0.1:6380/2'), 'redis://user:***@10.0.0.1:6380/2');
+  t.equal(redactRedisUrl('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
+  t.notMatch(redactRedisUrl('not a url pa55'), /pa55/, 'an unparsable URL is not echoed');
 });
 
 t.test('the wire format keeps 64-bit TIDs and OIDs exact and rejects garbage', async (t) => {
@@ -128,17 +165,7 @@ t.test('the wire format keeps 64-bit TIDs and OIDs exact and rejects garbage', a
 });
 
 t.test('invalidations arrive in order with 64-bit values intact', async (t) => {
-  const channel = newChannel();
-  const sub = recordingSubscriber(REDIS_URL, channel);
-  const publisherLogs: string[] = [];
-  const publisher = new RedisInvalidationPublisher({
-    url: REDIS_URL,
-    channel,
-    log: (m) => publisherLogs.push(m),
-  });
-  t.teardown(() => Promise.all([sub.subscriber.close(), publisher.close()]));
-  await waitFor('subscription', () => sub.subscriber.isConnected);
-  await waitFor('publisher connection', () => publisher.isConnected);
+  const { sub, publisher, publisherLogs } = await connectedPair(t);
   t.same(sub.connectionChanges, [true], 'the owner is told once subscribed');
 
   const bigStart = (1n << 64n) - 1000n; // TIDs near the top of the 64-bit range
@@ -207,20 +234,7 @@ t.test('a publisher pointed at no Redis drops messages, never throws, logs once'
 
 t.test('an outage: subscriber reports it, publisher drops and logs, both recover', async (t) => {
   const relay = await startRelay();
-  const channel = newChannel();
-  const sub = recordingSubscriber(relay.url, channel);
-  const publisherLogs: string[] = [];
-  const publisher = new RedisInvalidationPublisher({
-    url: relay.url,
-    channel,
-    log: (m) => publisherLogs.push(m),
-  });
-  t.teardown(async () => {
-    await Promise.all([sub.subscriber.close(), publisher.close()]);
-    await relay.stop();
-  });
-  await waitFor('subscription', () => sub.subscriber.isConnected);
-  await waitFor('publisher connection', () => publisher.isConnected);
+  const { sub, publisher, publisherLogs } = await connectedPair(t, { relay, subscriberViaRelay: true, publisherViaRelay: true });
   const [first, lost, afterOutage] = chain(3, 1n << 62n);
   publisher.publish(first!);
   await waitFor('the first message', () => sub.received.length === 1);
@@ -248,22 +262,8 @@ t.test('an outage: subscriber reports it, publisher drops and logs, both recover
 
 t.test('a connected Redis that stops answering counts as down until it answers again', async (t) => {
   const relay = await startRelay();
-  const channel = newChannel();
-  const sub = recordingSubscriber(REDIS_URL, channel); // direct: sees what reaches Redis
-  const logs: string[] = [];
-  const publisher = new RedisInvalidationPublisher({
-    url: relay.url,
-    channel,
-    publishTimeoutMs: 200,
-    log: (m) => logs.push(m),
-  });
-  t.teardown(async () => {
-    relay.thaw();
-    await Promise.all([sub.subscriber.close(), publisher.close()]);
-    await relay.stop();
-  });
-  await waitFor('subscription', () => sub.subscriber.isConnected);
-  await waitFor('publisher connection', () => publisher.isConnected);
+  // The subscriber goes straight to Redis: it sees what reaches Redis.
+  const { sub, publisher, publisherLogs: logs } = await connectedPair(t, { relay, publisherViaRelay: true, publishTimeoutMs: 200 });
   const [stalled, after] = chain(2, 500n);
   relay.freeze();
   const started = performance.now();
@@ -283,16 +283,7 @@ t.test('a connected Redis that stops answering counts as down until it answers a
 
 t.test('a subscriber whose link stalls notices by PING, reports it, and recovers', async (t) => {
   const relay = await startRelay();
-  const channel = newChannel();
-  const sub = recordingSubscriber(relay.url, channel, 200);
-  const publisher = new RedisInvalidationPublisher({ url: REDIS_URL, channel, log: () => undefined });
-  t.teardown(async () => {
-    relay.thaw();
-    await Promise.all([sub.subscriber.close(), publisher.close()]);
-    await relay.stop();
-  });
-  await waitFor('subscription', () => sub.subscriber.isConnected);
-  await waitFor('publisher connection', () => publisher.isConnected);
+  const { sub, publisher } = await connectedPair(t, { relay, subscriberViaRelay: true, healthCheckMs: 200 });
   relay.freeze();
   await waitFor('the subscriber to notice the stall', () => !sub.subscriber.isConnected);
   t.same(sub.connectionChanges, [true, false], 'the owner hears that Redis is gone');

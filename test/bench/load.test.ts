@@ -2,13 +2,24 @@
 // counted with the method of the request it answered (a failed POST cannot be retried).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runLoad } from '../../bench/load.js';
 import { SCENARIOS } from '../../bench/scenarios.js';
 
+/** A tiny real HTTP server on a free loopback port, closed when the test ends. */
+async function serve(t: Test, handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 t.test('5xx answers are counted by method; 2xx are not failures', async (t) => {
   const seen = { GET: 0, POST: 0 };
-  const server = http.createServer((request, response) => {
+  const url = await serve(t, (request, response) => {
     request.resume();
     request.on('end', () => {
       const method = request.method as 'GET' | 'POST';
@@ -17,13 +28,7 @@ t.test('5xx answers are counted by method; 2xx are not failures', async (t) => {
       response.end('x');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
-  const { port } = server.address() as AddressInfo;
-  const load = await runLoad({ url: `http://127.0.0.1:${port}`, scenario: SCENARIOS['write-heavy'], durationSeconds: 1, connections: 4 });
+  const load = await runLoad({ url, scenario: SCENARIOS['write-heavy'], durationSeconds: 1, connections: 4 });
   t.ok(load.completed > 20, `${load.completed} responses`);
   t.equal(load.serverErrors, load.statusCounts['503']);
   t.same(load.serverErrorsByMethod, { POST: load.statusCounts['503'] }, 'only POSTs failed');
@@ -35,17 +40,11 @@ t.test('5xx answers are counted by method; 2xx are not failures', async (t) => {
 });
 
 t.test('an aborted step stops early with what it has', async (t) => {
-  const server = http.createServer((_request, response) => response.end('ok'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
-  const { port } = server.address() as AddressInfo;
+  const url = await serve(t, (_request, response) => response.end('ok'));
   const stop = new AbortController();
   setTimeout(() => stop.abort(), 700);
   const started = Date.now();
-  const load = await runLoad({ url: `http://127.0.0.1:${port}`, scenario: SCENARIOS['large-pages'], durationSeconds: 30,
+  const load = await runLoad({ url, scenario: SCENARIOS['large-pages'], durationSeconds: 30,
     connections: 2, signal: stop.signal });
   t.ok(Date.now() - started < 10_000, 'a 30 s step ended soon after the abort');
   t.ok(load.completed > 0);
@@ -53,17 +52,11 @@ t.test('an aborted step stops early with what it has', async (t) => {
 
 t.test('a sweep with an amount stops after that many requests', async (t) => {
   const paths: string[] = [];
-  const server = http.createServer((request, response) => {
+  const url = await serve(t, (request, response) => {
     paths.push(request.url!);
     response.end('ok');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
-  const { port } = server.address() as AddressInfo;
-  const load = await runLoad({ url: `http://127.0.0.1:${port}`, scenario: 'sweep', amount: 2 * (100 + 2), durationSeconds: 20,
+  const load = await runLoad({ url, scenario: 'sweep', amount: 2 * (100 + 2), durationSeconds: 20,
     connections: 4, productCount: 100 });
   t.equal(load.completed, 204);
   t.equal(new Set(paths).size, 102, 'every product and page was fetched');

@@ -17,15 +17,14 @@ import type {
   CommitResult,
   Oid,
   ReadCurrentRequest,
-  StorageTransaction,
   StoreRequest,
   Tid,
   TransactionMeta,
 } from './contract.js';
 import { encodeMeta, encodeTransaction, MAX_TRANSACTION_BYTES, transactionSize, type RecordToWrite } from './file-format.js';
 import type { FileGeneration } from './file-read.js';
-import { checkConflicts, checkStore, type InvalidationListeners } from './local-support.js';
-import { checkU64, nextTid } from './tid.js';
+import { BufferedTransaction, checkConflicts, type InvalidationListeners } from './local-support.js';
+import { nextTid } from './tid.js';
 
 /** Counters for tests and benchmarks: group commit shows as fsyncs < commits. */
 export interface FileStorageStats {
@@ -214,38 +213,17 @@ function prepareMeta(meta: TransactionMeta, stores: readonly StoreRequest[]): Bu
   return bytes;
 }
 
-type Phase = 'open' | 'voting' | 'voted' | 'finished' | 'aborted';
 
 /** A FileStorage transaction in two-phase commit (see StorageTransaction in contract.ts). */
-export class FileTransaction implements StorageTransaction {
-  private phase: Phase = 'open';
-  private readonly stores = new Map<Oid, StoreRequest>();
-  private readonly readCurrent: ReadCurrentRequest[] = [];
+export class FileTransaction extends BufferedTransaction {
   private release: (() => void) | undefined;
   private meta: Buffer = Buffer.alloc(0);
 
   constructor(
     private readonly committer: FileCommitter,
     private readonly rawMeta: TransactionMeta,
-  ) {}
-
-  private expect(phase: Phase, action: string): void {
-    if (this.phase !== phase) {
-      throw new TransactionStateError(`cannot ${action}: the transaction is ${this.phase}`);
-    }
-  }
-
-  store(oid: Oid, baseTid: Tid, data: Uint8Array, refs: readonly Oid[]): void {
-    this.expect('open', 'store');
-    checkStore(oid, baseTid, data, refs);
-    this.stores.set(oid, { oid, baseTid, data, refs: [...refs] });
-  }
-
-  checkCurrent(oid: Oid, tid: Tid): void {
-    this.expect('open', 'checkCurrent');
-    checkU64(oid, 'oid');
-    checkU64(tid, 'tid');
-    this.readCurrent.push({ oid, tid });
+  ) {
+    super();
   }
 
   async vote(): Promise<void> {
@@ -255,8 +233,8 @@ export class FileTransaction implements StorageTransaction {
       this.release = await this.committer.lock.acquire();
       // abort() may have been called while waiting for the lock.
       if (this.phase !== 'voting') throw new TransactionStateError('cannot vote: the transaction was aborted');
-      await this.committer.validate([...this.stores.values()], this.readCurrent);
-      this.meta = prepareMeta(this.rawMeta, [...this.stores.values()]);
+      await this.committer.validate(this.storeList(), this.readCurrent);
+      this.meta = prepareMeta(this.rawMeta, this.storeList());
       this.phase = 'voted';
     } catch (error) {
       this.phase = 'aborted';
@@ -270,7 +248,7 @@ export class FileTransaction implements StorageTransaction {
     this.phase = 'finished';
     try {
       const tid = nextTid(this.committer.lastTid);
-      await this.committer.write([{ tid, meta: this.meta, stores: [...this.stores.values()] }]);
+      await this.committer.write([{ tid, meta: this.meta, stores: this.storeList() }]);
       return { tid, invalidations: [] };
     } catch (error) {
       this.phase = 'aborted';

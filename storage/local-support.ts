@@ -1,9 +1,16 @@
 // Pieces shared by storages that hold their data in this process (MemoryStorage, FileStorage):
 // conflict detection at vote time, invalidation listeners, and argument checks for commits.
 
-import { ConflictError, InvalidArgumentError, type ConflictDetail } from '../errors.js';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  TransactionStateError,
+  type ConflictDetail,
+} from '../errors.js';
 import type {
   CommitRequest,
+  CommitResult,
+  StorageTransaction,
   Invalidation,
   InvalidationListener,
   Oid,
@@ -86,4 +93,45 @@ export class InvalidationListeners {
       }
     }
   }
+}
+
+export type TransactionPhase = 'open' | 'voting' | 'voted' | 'finished' | 'aborted';
+
+/**
+ * The buffering half of a StorageTransaction, shared by every storage: store and checkCurrent
+ * only record (checked, last store of an OID wins) until vote; phases are enforced with
+ * TransactionStateError. Subclasses implement vote, finish and abort.
+ */
+export abstract class BufferedTransaction implements StorageTransaction {
+  protected phase: TransactionPhase = 'open';
+  protected readonly stores = new Map<Oid, StoreRequest>();
+  protected readonly readCurrent: ReadCurrentRequest[] = [];
+
+  protected expect(phase: TransactionPhase, action: string): void {
+    if (this.phase !== phase) {
+      throw new TransactionStateError(`cannot ${action}: the transaction is ${this.phase}`);
+    }
+  }
+
+  store(oid: Oid, baseTid: Tid, data: Uint8Array, refs: readonly Oid[]): void {
+    this.expect('open', 'store');
+    checkStore(oid, baseTid, data, refs);
+    this.stores.set(oid, { oid, baseTid, data, refs: [...refs] });
+  }
+
+  checkCurrent(oid: Oid, tid: Tid): void {
+    this.expect('open', 'checkCurrent');
+    checkU64(oid, 'oid');
+    checkU64(tid, 'tid');
+    this.readCurrent.push({ oid, tid });
+  }
+
+  /** The buffered stores, in store order. */
+  protected storeList(): StoreRequest[] {
+    return [...this.stores.values()];
+  }
+
+  abstract vote(): Promise<void>;
+  abstract finish(): Promise<CommitResult>;
+  abstract abort(): Promise<void>;
 }

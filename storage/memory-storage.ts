@@ -22,7 +22,12 @@ import type {
   TransactionRecord,
 } from './contract.js';
 import { ROOT_OID } from './contract.js';
-import { checkCommitRequest, checkConflicts, checkStore, InvalidationListeners } from './local-support.js';
+import {
+  BufferedTransaction,
+  checkCommitRequest,
+  checkConflicts,
+  InvalidationListeners,
+} from './local-support.js';
 import { checkU64, nextTid } from './tid.js';
 
 export interface MemoryStorageOptions {
@@ -250,45 +255,27 @@ function checkCount(n: number, argument: string, isLimit = false): void {
   }
 }
 
-type Phase = 'open' | 'voted' | 'finished' | 'aborted';
-
-class MemoryTransaction implements StorageTransaction {
-  private phase: Phase = 'open';
-  private readonly stores = new Map<Oid, StoreRequest>();
-  private readonly readCurrent: ReadCurrentRequest[] = [];
+class MemoryTransaction extends BufferedTransaction {
   private release: (() => void) | undefined;
 
   constructor(
     private readonly storage: MemoryStorage,
     private readonly meta: TransactionMeta,
-  ) {}
-
-  private expect(phase: Phase, action: string): void {
-    if (this.phase !== phase) {
-      throw new TransactionStateError(`cannot ${action}: the transaction is ${this.phase}`);
-    }
-  }
-
-  store(oid: Oid, baseTid: Tid, data: Uint8Array, refs: readonly Oid[]): void {
-    this.expect('open', 'store');
-    checkStore(oid, baseTid, data, refs);
-    this.stores.set(oid, { oid, baseTid, data, refs: [...refs] });
-  }
-
-  checkCurrent(oid: Oid, tid: Tid): void {
-    this.expect('open', 'checkCurrent');
-    checkU64(oid, 'oid');
-    checkU64(tid, 'tid');
-    this.readCurrent.push({ oid, tid });
+  ) {
+    super();
   }
 
   async vote(): Promise<void> {
     this.expect('open', 'vote');
+    this.phase = 'voting';
     try {
-      this.release = await this.storage.lockAndCheck([...this.stores.values()], this.readCurrent);
+      this.release = await this.storage.lockAndCheck(this.storeList(), this.readCurrent);
+      // abort() may have been called while waiting for the lock.
+      if (this.phase !== 'voting') throw new TransactionStateError('cannot vote: the transaction was aborted');
       this.phase = 'voted';
     } catch (error) {
       this.phase = 'aborted';
+      this.release?.();
       throw error;
     }
   }
@@ -296,7 +283,7 @@ class MemoryTransaction implements StorageTransaction {
   async finish(): Promise<CommitResult> {
     this.expect('voted', 'finish');
     try {
-      const tid = this.storage.apply([...this.stores.values()], this.meta);
+      const tid = this.storage.apply(this.storeList(), this.meta);
       this.phase = 'finished';
       return { tid, invalidations: [] };
     } finally {

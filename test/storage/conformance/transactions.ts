@@ -131,6 +131,25 @@ export function transactionConformance(t: Test, factory: StorageFactory): void {
     t.same(await storage.load(a!), { data: bytes('first'), tid }, 'no lost update');
   });
 
+  t.test('an abort while the vote waits for the lock leaves no trace and no lock behind', async (t) => {
+    const storage = await freshStorage(t, factory);
+    const [a, b, c] = await storage.newOids(3);
+    const holder = await storage.tpcBegin();
+    holder.store(a!, ZERO_TID, bytes('holder'), []);
+    await holder.vote();
+    const waiter = await storage.tpcBegin();
+    waiter.store(b!, ZERO_TID, bytes('aborted while waiting'), []);
+    const waitingVote = waiter.vote().then(() => 'voted', (error: { code?: string }) => error?.code);
+    await waiter.abort();
+    await holder.finish();
+    const outcome = await within(10_000, 'the aborted vote', waitingVote);
+    t.not(outcome, 'voted', `the vote of an aborted transaction does not succeed (${outcome})`);
+    await waiter.abort();
+    const tid = await within(10_000, 'a commit after the aborted vote', put(storage, c!, ZERO_TID, 'after'));
+    t.ok(tid > ZERO_TID, 'the commit lock is free');
+    await expectRejection(t, storage.load(b!), 'ZEO_NOT_FOUND', {}, 'the aborted store was not written');
+  });
+
   t.test('two-phase commit refuses calls in the wrong phase', async (t) => {
     const storage = await freshStorage(t, factory);
     const [a, b] = await storage.newOids(2);

@@ -3,9 +3,10 @@
 //   orders    BTree<string, Order>     by order id, which sorts by time (newest = largest key)
 //   orderCount, unitsSold, revenueCents: Counters, so concurrent orders merge their totals
 //            instead of conflicting on one number.
-// Placing an order changes the product (its stock: two orders of one product do conflict, and
-// the app server runs the loser again, which is what keeps stock from going negative), one
-// orders bucket (merged with other orders by the bucket's conflict resolution) and the counters.
+// Placing an order changes the product (its stock), one orders bucket and the counters. All
+// three merge concurrent changes (Product.resolveConflict, the bucket's and the Counter's), so
+// orders placed at once by different workers commit without running again; only an order that
+// would take the stock below zero is refused the merge, runs again and sees what is left.
 
 import { BTree } from '../../storage/objects/btree.js';
 import { Counter } from '../../storage/objects/counter.js';
@@ -30,6 +31,27 @@ export class Product extends Persistent {
     const { id, name, description, priceCents, stock, sold } = this;
     return { id, name, description, priceCents, stock, sold };
   }
+
+  /**
+   * Two orders of one product, committed at once, merge instead of conflicting: each side's
+   * stock change applies to the committed stock, as long as that leaves it at 0 or more. Any
+   * other change on both sides (a new price) refuses the merge, and the order runs again.
+   */
+  static resolveConflict(oldState: unknown, committedState: unknown, newState: unknown): ProductView {
+    const [old, committed, mine] = [oldState, committedState, newState].map(asProductState) as [ProductView, ProductView, ProductView];
+    for (const key of ['id', 'name', 'description', 'priceCents'] as const) {
+      if (committed[key] !== old[key] || mine[key] !== old[key]) throw new Error(`product ${key} changed meanwhile`);
+    }
+    const stock = committed.stock + (mine.stock - old.stock);
+    if (stock < 0) throw new Error('not enough stock left for both orders');
+    return { ...committed, stock, sold: committed.sold + (mine.sold - old.sold) };
+  }
+}
+
+function asProductState(state: unknown): ProductView {
+  const product = state as Partial<ProductView> | null;
+  if (!product || typeof product.stock !== 'number' || typeof product.sold !== 'number') throw new TypeError('not a Product state');
+  return product as ProductView;
 }
 
 export interface ProductView {

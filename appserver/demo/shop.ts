@@ -86,6 +86,7 @@ export interface OrderRequest {
 }
 
 export type OrderOutcome =
+  /** `stock`: what is left as this order saw it (concurrent orders merged at commit may take more). */
   | { kind: 'placed'; order: OrderView; stock: number }
   | { kind: 'not-found' }
   | { kind: 'out-of-stock'; stock: number };

@@ -130,6 +130,23 @@ t.test('concurrent orders of one product never oversell', async (t) => {
   t.ok(conflicts > 0, `the buyers really collided (${conflicts} requests ran again after a conflict)`);
 });
 
+t.test('concurrent orders of a plentiful product merge at commit instead of running again', async (t) => {
+  const shop = await openShop(t);
+  const before = (await request(shop, 'GET', '/api/products/21')).json;
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => request(shop, 'POST', '/api/orders', { productId: 21, quantity: 2 }, 'application/json', i + 1)),
+  );
+  t.same(answers.map((a) => a.status), Array(8).fill(201));
+  const seenStocks = new Set(answers.map((a) => a.json.stock));
+  t.ok(seenStocks.size < 8, `orders ran on the same snapshot (they saw ${[...seenStocks].join(', ')} left), so commits met`);
+  const after = (await request(shop, 'GET', '/api/products/21')).json;
+  t.equal(after.stock, before.stock - 16, 'every decrement is kept');
+  t.equal(after.sold, 16);
+  t.equal((await request(shop, 'GET', '/api/stats')).json.orders, 8);
+  const conflicts = [1, 2, 3, 4, 5, 6, 7, 8].reduce((sum, id) => sum + shop.runner(id).stats.conflicts, 0);
+  t.equal(conflicts, 0, 'product, orders bucket and counters all merged: no request ran again');
+});
+
 t.test('bad orders are 400 or 404, and nothing is written', async (t) => {
   const shop = await openShop(t);
   for (const body of ['not json', { productId: 1 }, { productId: 1, quantity: 0 }, { productId: 1, quantity: 101 }, { productId: -3, quantity: 1 }]) {

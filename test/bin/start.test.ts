@@ -55,8 +55,7 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
       client: { diskCacheDir: 'cache' },
       router: { listen: { host: '127.0.0.1', port: routerPort }, balancing: 'round-robin' },
       admin: { host: '127.0.0.1', port: adminPort },
-      // Twelve buyers of one product collide; enough re-runs that none gives up (503).
-      workers: { count: 2, conflictRetries: 10 },
+      workers: { count: 2 },
     }),
   );
   const zeo = startZeo(cwd, ['--config', 'site.json']);

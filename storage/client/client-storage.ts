@@ -54,6 +54,9 @@ export type CacheResetListener = (lastTid: Tid) => void;
 
 export type { ClientStorageOptions };
 
+/** How long close() waits for commits in progress and voted transactions to finish. */
+const CLOSE_GRACE_MS = 5_000;
+
 export class ClientStorage implements Storage {
   readonly name: string;
   private readonly options: CheckedOptions;
@@ -65,6 +68,8 @@ export class ClientStorage implements Storage {
   private subscriber: RedisInvalidationSubscriber | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private isClosed = false;
+  private closing: Promise<void> | null = null;
+  private readonly writesInProgress = new Set<Promise<unknown>>();
   private hasConnectedOnce = false;
 
   private constructor(options: CheckedOptions, servers: string[], cache: RevisionCache) {
@@ -309,7 +314,8 @@ export class ClientStorage implements Storage {
           return this.link.connected();
         },
         lastTid: () => this.applier.lastTid,
-        committed: (reply) => this.committed(reply, []),
+        committed: (reply, stores) => this.committed(reply, stores),
+        track: (settled) => this.track(settled),
       },
       meta,
     );
@@ -320,10 +326,18 @@ export class ClientStorage implements Storage {
     if (this.isClosed) throw new StorageClosedError(this.name);
     if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     const wire = { stores: request.stores, readCurrent: request.readCurrent ?? [], meta: request.meta ?? {} };
-    const reply = await this.call<WireCommitResult>('commit', [wire, this.applier.lastTid], false);
+    const reply = await this.track(this.call<WireCommitResult>('commit', [wire, this.applier.lastTid], false));
     const result = this.committed(reply, request.stores);
     if (this.applier.lastTid < result.tid) await this.sync(result.tid);
     return result;
+  }
+
+  /** Registers a write in progress; close() lets it settle before the connection goes. */
+  private track<T>(write: Promise<T>): Promise<T> {
+    this.writesInProgress.add(write);
+    const forget = () => this.writesInProgress.delete(write);
+    write.then(forget, forget);
+    return write;
   }
 
   /** Applies what the commit reply says this client missed, then caches its own writes. */
@@ -375,9 +389,23 @@ export class ClientStorage implements Storage {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.isClosed) return;
+  /**
+   * New calls are refused at once; commits already sent and transactions already voted may
+   * finish (up to CLOSE_GRACE_MS), then connections, timers and the disk cache are released.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
     this.isClosed = true;
+    if (this.writesInProgress.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+      await Promise.race([Promise.allSettled([...this.writesInProgress]), grace]);
+      clearTimeout(timer);
+    }
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.link.close();
     this.applier.close(new StorageClosedError(this.name));

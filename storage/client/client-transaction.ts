@@ -13,8 +13,10 @@ import type { Connection } from './connection.js';
 export interface ClientTransactionHost {
   connected(): Promise<Connection>;
   lastTid(): Tid;
-  /** Applies the reply's invalidations and returns the CommitResult. */
-  committed(reply: WireCommitResult): CommitResult;
+  /** Applies the reply's invalidations, caches the stores, returns the CommitResult. */
+  committed(reply: WireCommitResult, stores: readonly StoreRequest[]): CommitResult;
+  /** A voted transaction holds the server's commit lock until `settled`; close waits for it. */
+  track(settled: Promise<unknown>): void;
 }
 
 type Phase = 'open' | 'voting' | 'voted' | 'finished' | 'aborted';
@@ -25,6 +27,7 @@ export class ClientTransaction implements StorageTransaction {
   private readonly readCurrent: ReadCurrentRequest[] = [];
   private connection: Connection | null = null;
   private txnId: number | null = null;
+  private settle: () => void = () => undefined;
 
   constructor(
     private readonly host: ClientTransactionHost,
@@ -58,6 +61,7 @@ export class ClientTransaction implements StorageTransaction {
       await connection.request('tpcVote', [this.txnId, [...this.stores.values()], this.readCurrent]);
       if (this.phase !== 'voting') throw new TransactionStateError('the transaction was aborted while it voted');
       this.phase = 'voted';
+      this.host.track(new Promise<void>((resolve) => (this.settle = resolve)));
     } catch (error) {
       this.phase = 'aborted';
       this.sendAbort();
@@ -70,15 +74,18 @@ export class ClientTransaction implements StorageTransaction {
     const connection = this.connection!;
     if (!connection.isOpen) {
       this.phase = 'aborted';
+      this.settle();
       throw new UnavailableError(`lost the connection to ${connection.label} after vote; the server aborted the transaction, retry it`);
     }
     try {
       const reply = await connection.request<WireCommitResult>('tpcFinish', [this.txnId, this.host.lastTid()]);
       this.phase = 'finished';
-      return this.host.committed(reply);
+      return this.host.committed(reply, [...this.stores.values()]);
     } catch (error) {
       this.phase = 'aborted';
       throw error;
+    } finally {
+      this.settle();
     }
   }
 
@@ -86,6 +93,7 @@ export class ClientTransaction implements StorageTransaction {
     if (this.phase === 'finished' || this.phase === 'aborted') return;
     this.phase = 'aborted';
     this.sendAbort();
+    this.settle();
   }
 
   private sendAbort(): void {

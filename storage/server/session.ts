@@ -44,9 +44,13 @@ export interface SessionContext {
   trackCommit<T>(commit: Promise<T>): Promise<T>;
   stats(): ServerStats;
   onProtocolError(): void;
+  /** A handshake was refused (wrong key, unknown storage, old protocol). */
+  onRefused(): void;
 }
 
 const MAX_OPEN_TRANSACTIONS = 16;
+/** Requests of one connection being handled at once; more wait in the socket. */
+const MAX_IN_FLIGHT = 256;
 const MAX_ITERATE_TRANSACTIONS = 1000;
 /** Stop reading a peer that does not read its replies once this much is queued for it. */
 const WRITE_BACKLOG_BYTES = 16 * 1024 * 1024;
@@ -67,6 +71,7 @@ export class Session {
   private readonly transactions = new Map<number, OpenTransaction>();
   private readonly timedOut = new Set<number>();
   private nextTxnId = 1;
+  private inFlight = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -85,7 +90,9 @@ export class Session {
         this.fail(error);
       }
     });
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', () => {
+      if (this.inFlight < MAX_IN_FLIGHT) socket.resume();
+    });
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
     this.handshakeTimer = setTimeout(
@@ -143,15 +150,22 @@ export class Session {
       return this.fail(new ProtocolError('malformed request'));
     }
     const id = message.id;
-    this.handle(message).then(
-      (value) => this.send({ t: 'res', id, value }),
-      (error: unknown) => {
-        if (!(error instanceof ZeoError)) {
-          this.context.log(`storage server: ${message.op} from ${this.peer} failed: ${(error as Error)?.stack ?? String(error)}`);
-        }
-        this.send({ t: 'err', id, error: encodeError(error) });
-      },
-    );
+    // Bound the work one peer can have in progress: stop reading it until some completes.
+    if (++this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
+    this.handle(message)
+      .then(
+        (value) => this.send({ t: 'res', id, value }),
+        (error: unknown) => {
+          if (!(error instanceof ZeoError)) {
+            this.context.log(`storage server: ${message.op} from ${this.peer} failed: ${(error as Error)?.stack ?? String(error)}`);
+          }
+          this.send({ t: 'err', id, error: encodeError(error) });
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight < MAX_IN_FLIGHT && this.socket.writableLength <= WRITE_BACKLOG_BYTES) this.socket.resume();
+      });
   }
 
   private authenticate(auth: AuthMessage): void {
@@ -182,9 +196,12 @@ export class Session {
       });
     } catch (error) {
       this.context.log(`storage server: refused ${this.peer}: ${(error as Error).message}`);
+      this.context.onRefused();
       this.send({ t: 'refused', error: encodeError(error) });
+      // Nothing more is read from this peer; the refusal is flushed, then the socket goes.
       this.socket.end();
       this.isClosed = true;
+      setTimeout(() => this.socket.destroy(), 2000).unref();
       this.onClosed(this);
     }
   }

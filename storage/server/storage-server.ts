@@ -74,6 +74,7 @@ export class StorageServer {
       },
       stats: () => this.stats(),
       onProtocolError: () => this.closedForProtocolErrors++,
+      onRefused: () => this.refusedConnections++,
     };
     this.gate = new Gate({ allow: options.allow, readOnlyAllow: options.readOnlyAllow });
     const accept = (socket: Socket) => this.accept(socket);

@@ -190,14 +190,16 @@ t.test('a client that voted and went quiet loses the commit lock after commitLoc
 });
 
 t.test('a client that vanishes after voting releases the lock at once', async (t) => {
-  const { address } = await serve(t, { commitLockTimeoutMs: 60_000 });
-  const vanishing = await ClientStorage.open({ servers: [address], log: () => undefined });
+  const { address, server } = await serve(t, { commitLockTimeoutMs: 60_000 });
+  // A bare connection, dropped without a word after its vote: the process died.
+  const vanishing = await Connection.open({ host: '127.0.0.1', port: server.address.port }, {
+    storage: 'main', key: null, isReadOnly: false, wantsPush: false, tls: null, connectTimeoutMs: 2000,
+  });
   const other = await client(t, { servers: [address] });
   const [a, b] = await other.newOids(2);
-  const txn = await vanishing.tpcBegin();
-  txn.store(a!, 0n, bytes('x'), []);
-  await txn.vote();
-  await vanishing.close();
+  const txnId = await vanishing.request<number>('tpcBegin', [{}]);
+  await vanishing.request('tpcVote', [txnId, [{ oid: a!, baseTid: 0n, data: bytes('x'), refs: [] }], []]);
+  vanishing.close();
   const started = Date.now();
   await other.commit({ stores: [{ oid: b!, baseTid: 0n, data: bytes('y'), refs: [] }] });
   t.ok(Date.now() - started < 5000, 'no wait for the 60 s lock timeout');

@@ -12,11 +12,12 @@
 // does not invalidate its own objects (their state is what was just stored).
 
 import { InvalidArgumentError, NotFoundError, ReadOnlyError, TransactionStateError } from '../../errors.js';
-import type { Invalidation, Oid, Storage, StoreRequest, Tid, TransactionMeta } from '../contract.js';
+import type { Invalidation, Oid, Storage, Tid, TransactionMeta } from '../contract.js';
 import { commitResolvingConflicts } from './conflict-resolution.js';
 import { ghostify, makeGhost, META, Persistent, setLoadedState, type Jar, type PersistentClass } from './persistent.js';
 import { Placeholder, setPlaceholderData } from './placeholder.js';
-import { ClassRegistry, decodeRecord, encodeRecord, ObjectRef, stateOf, type DecodeContext } from './serializer.js';
+import { encodeChanges, OidPool } from './record-writer.js';
+import { ClassRegistry, decodeRecord, type DecodeContext } from './serializer.js';
 
 export interface ConnectionSettings {
   storage: Storage;
@@ -31,9 +32,6 @@ export interface CacheStats {
   hits: number;
   misses: number;
 }
-
-/** Serialization stops with this when the OID pool runs dry; the commit refills and retries. */
-const NEED_OIDS = Symbol('need more OIDs');
 
 export class Connection implements Jar {
   private readonly identity = new Map<Oid, WeakRef<Persistent>>();
@@ -52,15 +50,16 @@ export class Connection implements Jar {
   private queuedOidCount = 0;
   private mustDropCache = false;
   private readonly ownTids = new Set<Tid>();
-  private oidPool: Oid[] = [];
-  private oidBatch = 32;
+  private readonly oids: OidPool;
   readonly stats: CacheStats = { hits: 0, misses: 0 };
   snapshotTid: Tid = 0n;
   transactionNumber = 0;
   isInTransaction = false;
   isReadOnly = false;
 
-  constructor(private readonly settings: ConnectionSettings) {}
+  constructor(private readonly settings: ConnectionSettings) {
+    this.oids = new OidPool(settings.storage);
+  }
 
   get cachedObjectCount(): number {
     return this.loaded.size;
@@ -262,42 +261,22 @@ export class Connection implements Jar {
   }
 
   private async commitChanges(meta: TransactionMeta): Promise<Tid> {
-    const queue = [...this.changed];
     const newObjects: Persistent[] = [];
-    const stores: StoreRequest[] = [];
-    const byOid = new Map<Oid, Persistent>();
     try {
-      for (let i = 0; i < queue.length; ) {
-        const object = queue[i]!;
-        const refs: Oid[] = [];
-        let data: Uint8Array;
-        try {
-          data = this.encode(object, refs, (found) => {
-            queue.push(found);
-            newObjects.push(found);
-          });
-        } catch (error) {
-          if (error !== NEED_OIDS) throw error;
-          await this.refillOids();
-          continue; // encode this object again, from the start
-        }
-        const meta = object[META];
-        stores.push({ oid: meta.oid!, baseTid: meta.isNew ? 0n : meta.serial, data, refs });
-        byOid.set(meta.oid!, object);
-        i++;
-      }
+      const host = { jar: this, registry: this.settings.registry, oids: this.oids, remember: this.remember.bind(this) };
+      const { stores, objects } = await encodeChanges(this.changed, host, newObjects);
       const readCurrent = [...this.mustBeCurrent]
-        .filter(([oid]) => !byOid.has(oid))
+        .filter(([oid]) => !objects.has(oid))
         .map(([oid, object]) => ({ oid, tid: object[META].serial }));
-      const { tid, resolved } = await commitResolvingConflicts(this.settings.storage, { stores, readCurrent, meta }, byOid);
+      const { tid, resolved } = await commitResolvingConflicts(this.settings.storage, { stores, readCurrent, meta }, objects);
       this.ownTids.add(tid);
-      for (const object of queue) {
+      for (const [oid, object] of objects) {
         const objectMeta = object[META];
         objectMeta.serial = tid;
         objectMeta.isChanged = false;
         objectMeta.isNew = false;
-        this.loaded.delete(objectMeta.oid!);
-        this.loaded.set(objectMeta.oid!, object);
+        this.loaded.delete(oid);
+        this.loaded.set(oid, object);
       }
       // Their saved state is the merge, not what this connection holds: load it again next time.
       for (const oid of resolved) this.invalidate(oid);
@@ -307,39 +286,6 @@ export class Connection implements Jar {
       for (const object of newObjects) this.forgetNew(object);
       throw error;
     }
-  }
-
-  private encode(object: Persistent, refs: Oid[], onNewObject: (object: Persistent) => void): Uint8Array {
-    const className = this.settings.registry.nameOf(object);
-    return encodeRecord(className, stateOf(object), {
-      refFor: (referenced) => {
-        if (referenced instanceof ObjectRef) return [referenced.oid, referenced.className];
-        const meta = referenced[META];
-        if (meta.jar === undefined) {
-          const oid = this.oidPool.pop();
-          if (oid === undefined) throw NEED_OIDS;
-          meta.oid = oid;
-          meta.jar = this;
-          meta.isNew = true;
-          meta.isChanged = true;
-          this.remember(oid, referenced);
-          onNewObject(referenced);
-        } else if (meta.jar !== this) {
-          throw new InvalidArgumentError(
-            'reference',
-            'an object from another transaction (connection) was stored here; load it in this transaction instead',
-          );
-        }
-        refs.push(meta.oid!);
-        return [meta.oid!, this.settings.registry.nameOf(referenced)];
-      },
-    });
-  }
-
-  private async refillOids(): Promise<void> {
-    const oids = await this.settings.storage.newOids(this.oidBatch);
-    this.oidBatch = Math.min(this.oidBatch * 2, 4096);
-    this.oidPool.push(...oids.reverse());
   }
 
   /** A new object whose commit failed is new again (its OID is not reused). */

@@ -1,4 +1,3 @@
-import t from 'tap';
 import { BTree, DB, isConflict, type Tid } from '../../../index.js';
 import { testOnEachStorage } from './storages.js';
 

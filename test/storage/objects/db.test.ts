@@ -384,3 +384,22 @@ testOnEachStorage('plain values of every supported type round-trip through a rec
   t.equal(typeof loaded.small, 'bigint');
   t.ok(loaded.date instanceof Date && loaded.set instanceof Set && loaded.bytes instanceof Uint8Array, 'types are kept');
 });
+
+testOnEachStorage('close leaves the storage open unless the DB owns it; options are checked at open', async (t, newStorage) => {
+  const storage = await newStorage();
+  const db = await DB.open(storage);
+  await db.close();
+  t.equal(typeof (await storage.lastTransaction()), 'bigint', 'still open after db.close()');
+  await t.rejects(db.begin(), { code: 'ZEO_CLOSED' }, 'a closed DB refuses transactions');
+  await t.rejects(DB.open(storage, { cacheSize: -1 }), { code: 'ZEO_INVALID_ARGUMENT' });
+  await t.rejects(DB.open(storage, { classes: [class NotPersistent {}] as never }), {
+    code: 'ZEO_INVALID_ARGUMENT',
+    message: /does not extend Persistent/,
+  });
+  const owner = await DB.open(storage, { ownsStorage: true });
+  const stats = owner.stats();
+  t.same(Object.keys(stats).sort(), ['cachedObjects', 'commits', 'conflicts', 'connections', 'hits', 'idleConnections', 'lastTid', 'misses']);
+  await t.rejects(owner.transaction(() => 1, { attempts: 0 }), { code: 'ZEO_INVALID_ARGUMENT' });
+  await owner.close();
+  await t.rejects(storage.lastTransaction(), { code: 'ZEO_CLOSED' }, 'ownsStorage: closed with the DB');
+});

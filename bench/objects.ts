@@ -189,7 +189,7 @@ export async function runObjectsBench(options: ObjectsBenchOptions = {}): Promis
   const objectsPerSecond: ObjectsBenchResult['objectsPerSecond'] = {};
   for (const kind of storages) {
     const perPhase = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
-    await oneRun(kind, Math.min(objects, 100)); // warm up the JIT
+    await oneRun(kind, objects); // warm up the JIT (not counted)
     for (let run = 0; run < runs; run++) {
       const rates = await oneRun(kind, objects);
       for (const phase of PHASES) perPhase[phase].push(rates[phase]);

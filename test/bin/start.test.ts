@@ -217,6 +217,29 @@ t.test('with no config file, over Redis: ./var, a storage server that dies is re
   t.notOk(isAlive(firstPid) || isAlive(secondPid), 'no storage server left behind');
 });
 
+t.test('a launcher killed with SIGKILL leaves no storage server behind', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'zeo-start-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const zeo = startZeo(cwd, ['--workers', '1', '--port', '0'], {
+    ZEO_STORAGE_KIND: 'memory',
+    ZEO_STORAGE_SERVER_LISTEN_PORT: '0',
+    ZEO_ADMIN_PORT: '0',
+  });
+  t.teardown(() => {
+    if (zeo.process.exitCode === null) zeo.process.kill('SIGKILL');
+  });
+  await waitFor('the site to be ready', () => {
+    if (zeo.process.exitCode !== null) throw new Error(`zeo start exited early:\n${zeo.output()}`);
+    return /zeo: site ready at/.test(zeo.output());
+  });
+  const storagePid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
+  t.ok(isAlive(storagePid));
+  zeo.process.kill('SIGKILL');
+  await zeo.exited;
+  await waitFor('the orphaned storage server to stop itself', () => !isAlive(storagePid), 15_000);
+  t.notOk(isAlive(storagePid), 'the storage server noticed its launcher was gone and stopped');
+});
+
 t.test('a config error names the key and exits 2 before anything starts', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'zeo-start-'));
   t.teardown(() => rmSync(cwd, { recursive: true, force: true }));

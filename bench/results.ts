@@ -17,8 +17,8 @@ export interface SiteCounters {
   storageLagMs: number | null;
   /** Requests the router sent again to another worker during the step. */
   routerRetries: number | null;
-  /** Each worker at the end of the step: requests served, cache hit rates by cache (JSON only). */
-  workers?: Array<{ id: string; cacheHitRates: Record<string, number> }>;
+  /** Each worker: requests it served during the step, cache hit rates at its end (JSON only). */
+  workers?: Array<{ id: string; served: number; cacheHitRates: Record<string, number> }>;
 }
 
 export interface StepResult {

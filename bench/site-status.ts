@@ -10,6 +10,8 @@ export interface WorkerStatus {
   state: string;
   isHealthy: boolean;
   restarts: number;
+  /** Requests the router has had answered by this worker. */
+  served: number;
   /** Requests that hit a ConflictError at least once (ran again), since the worker started. */
   conflicts: number | null;
   cacheHitRates: Record<string, number>;
@@ -39,6 +41,7 @@ export function parseStatus(body: unknown): WorkerStatus[] {
       state: String(entry.state ?? 'unknown'),
       isHealthy: entry.isHealthy === true,
       restarts: asNumber(entry.restarts) ?? 0,
+      served: asNumber(entry.served) ?? 0,
       conflicts: asNumber(health.conflicts),
       cacheHitRates,
       storageLagMs: asNumber(entry.storageLagMs ?? health.storageLagMs),
@@ -97,6 +100,8 @@ export function countersBetween(before: StatusReading | null, after: StatusReadi
     cacheHitRate: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : null,
     storageLagMs: lags.length ? Math.max(...lags) : null,
     routerRetries: after.routerRetries !== null ? after.routerRetries - (before?.routerRetries ?? 0) : null,
-    workers: after.workers.map((w) => ({ id: w.id, cacheHitRates: w.cacheHitRates })),
+    workers: after.workers.map((w) => ({
+      id: w.id, served: w.served - (earlier.get(w.id)?.served ?? 0), cacheHitRates: w.cacheHitRates,
+    })),
   };
 }

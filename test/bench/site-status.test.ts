@@ -21,7 +21,7 @@ const statusJson = (conflicts: number[], extra: Array<Record<string, unknown>> =
 t.test('parseStatus reads each worker state, conflicts, cache hit rates and lag', async (t) => {
   const workers = parseStatus(statusJson([4, 6]));
   t.equal(workers.length, 2);
-  t.same(workers[1], { id: 'worker-2', state: 'ready', isHealthy: true, restarts: 0, conflicts: 6,
+  t.same(workers[1], { id: 'worker-2', state: 'ready', isHealthy: true, restarts: 0, served: 10, conflicts: 6,
     cacheHitRates: { memory: 0.95, disk: 0.1 }, storageLagMs: 1 });
   t.same(parseStatus({ nothing: true }), [], 'an unknown shape gives no workers, not an exception');
   t.same(parseStatus(null), []);
@@ -32,7 +32,8 @@ t.test('countersBetween gives the step difference of conflicts and retries, and 
     ({ at, workers: parseStatus(statusJson(conflicts)), routerRetries: retries });
   const counters = countersBetween(reading([4, 6], 2, 0), reading([10, 7], 5, 1));
   t.same(counters, { conflictRetries: 7, cacheHitRate: 0.925, storageLagMs: 1, routerRetries: 3, workers: [
-    { id: 'worker-1', cacheHitRates: { memory: 0.9, disk: 0.1 } }, { id: 'worker-2', cacheHitRates: { memory: 0.95, disk: 0.1 } }] });
+    { id: 'worker-1', served: 0, cacheHitRates: { memory: 0.9, disk: 0.1 } },
+    { id: 'worker-2', served: 0, cacheHitRates: { memory: 0.95, disk: 0.1 } }] });
   t.equal(countersBetween(reading([1], 0, 0), null), null, 'no reading after the step: no counters');
   t.equal(countersBetween(null, reading([2], 1, 0))!.conflictRetries, 2, 'no reading before: counts since start');
 });
@@ -49,7 +50,7 @@ t.test('metricValue reads a Prometheus counter, summing label sets', async (t) =
 
 t.test('faultTiming: skip when a serving worker stops serving, replace when a newcomer serves', async (t) => {
   const worker = (id: string, state = 'ready', isHealthy = true, restarts = 0): WorkerStatus =>
-    ({ id, state, isHealthy, restarts, conflicts: 0, cacheHitRates: {}, storageLagMs: 0 });
+    ({ id, state, isHealthy, restarts, served: 0, conflicts: 0, cacheHitRates: {}, storageLagMs: 0 });
   const before = [worker('w1'), worker('w2'), worker('w3')];
   const readings: StatusReading[] = [
     { at: 990, workers: [worker('w1', 'ready', false), worker('w2'), worker('w3')], routerRetries: null },

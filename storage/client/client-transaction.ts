@@ -4,9 +4,8 @@
 // connection is lost the server aborts it, and finish fails with UnavailableError.
 
 import { TransactionStateError, UnavailableError } from '../../errors.js';
-import type { CommitResult, Oid, ReadCurrentRequest, StorageTransaction, StoreRequest, Tid, TransactionMeta } from '../contract.js';
-import { checkStore } from '../local-support.js';
-import { checkU64 } from '../tid.js';
+import type { CommitResult, StoreRequest, Tid, TransactionMeta } from '../contract.js';
+import { BufferedTransaction } from '../local-support.js';
 import type { WireCommitResult } from '../server/messages.js';
 import type { Connection } from './connection.js';
 
@@ -19,12 +18,7 @@ export interface ClientTransactionHost {
   track(settled: Promise<unknown>): void;
 }
 
-type Phase = 'open' | 'voting' | 'voted' | 'finished' | 'aborted';
-
-export class ClientTransaction implements StorageTransaction {
-  private phase: Phase = 'open';
-  private readonly stores = new Map<Oid, StoreRequest>();
-  private readonly readCurrent: ReadCurrentRequest[] = [];
+export class ClientTransaction extends BufferedTransaction {
   private connection: Connection | null = null;
   private txnId: number | null = null;
   private settle: () => void = () => undefined;
@@ -32,23 +26,8 @@ export class ClientTransaction implements StorageTransaction {
   constructor(
     private readonly host: ClientTransactionHost,
     private readonly meta: TransactionMeta,
-  ) {}
-
-  private expect(phase: Phase, action: string): void {
-    if (this.phase !== phase) throw new TransactionStateError(`cannot ${action}: the transaction is ${this.phase}`);
-  }
-
-  store(oid: Oid, baseTid: Tid, data: Uint8Array, refs: readonly Oid[]): void {
-    this.expect('open', 'store');
-    checkStore(oid, baseTid, data, refs);
-    this.stores.set(oid, { oid, baseTid, data, refs: [...refs] });
-  }
-
-  checkCurrent(oid: Oid, tid: Tid): void {
-    this.expect('open', 'checkCurrent');
-    checkU64(oid, 'oid');
-    checkU64(tid, 'tid');
-    this.readCurrent.push({ oid, tid });
+  ) {
+    super();
   }
 
   async vote(): Promise<void> {
@@ -58,7 +37,7 @@ export class ClientTransaction implements StorageTransaction {
       const connection = await this.host.connected();
       this.connection = connection;
       this.txnId = await connection.request<number>('tpcBegin', [this.meta]);
-      await connection.request('tpcVote', [this.txnId, [...this.stores.values()], this.readCurrent]);
+      await connection.request('tpcVote', [this.txnId, this.storeList(), this.readCurrent]);
       if (this.phase !== 'voting') throw new TransactionStateError('the transaction was aborted while it voted');
       this.phase = 'voted';
       this.host.track(new Promise<void>((resolve) => (this.settle = resolve)));
@@ -80,7 +59,7 @@ export class ClientTransaction implements StorageTransaction {
     try {
       const reply = await connection.request<WireCommitResult>('tpcFinish', [this.txnId, this.host.lastTid()]);
       this.phase = 'finished';
-      return this.host.committed(reply, [...this.stores.values()]);
+      return this.host.committed(reply, this.storeList());
     } catch (error) {
       this.phase = 'aborted';
       throw error;

@@ -5,8 +5,10 @@
 
 import type { ZeoConfig } from '../../config/schema.js';
 import type { Storage } from '../contract.js';
+import { CompressedStorage } from '../compressed-storage.js';
 import { FileStorage } from '../file-storage.js';
 import { MemoryStorage } from '../memory-storage.js';
+import { redactRedisUrl } from '../redis-invalidations.js';
 import { startStorageServer, type StorageServer } from './storage-server.js';
 
 export interface StorageServerMainOptions {
@@ -16,38 +18,16 @@ export interface StorageServerMainOptions {
 }
 
 /** The storage of `config.storage`, wrapped in CompressedStorage when compressAboveBytes > 0. */
-export async function openConfiguredStorage(config: ZeoConfig, log: (message: string) => void): Promise<Storage> {
+export async function openConfiguredStorage(config: ZeoConfig): Promise<Storage> {
   const { kind, path, name, compressAboveBytes } = config.storage;
   const storage: Storage = kind === 'memory' ? new MemoryStorage({ name }) : await FileStorage.open(path);
-  if (compressAboveBytes <= 0) return storage;
-  // The compressed wrapper is optional; without it the data is served uncompressed.
-  const modulePath = '../compressed-storage.js';
-  try {
-    const { CompressedStorage } = (await import(modulePath)) as {
-      CompressedStorage: new (inner: Storage, options: { compressAboveBytes: number }) => Storage;
-    };
-    return new CompressedStorage(storage, { compressAboveBytes });
-  } catch (error) {
-    log(`storage server: compression unavailable (${(error as Error).message}); serving uncompressed`);
-    return storage;
-  }
-}
-
-/** A Redis URL without its password, for the log. */
-function showUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable url)';
-  }
+  return compressAboveBytes > 0 ? new CompressedStorage(storage, { compressAboveBytes }) : storage;
 }
 
 export async function runStorageServerMain(config: ZeoConfig, options: StorageServerMainOptions = {}): Promise<StorageServer> {
   const log = options.log ?? ((message: string) => console.error(message));
   const settings = config.storageServer;
-  const storage = await openConfiguredStorage(config, log);
+  const storage = await openConfiguredStorage(config);
   let server: StorageServer;
   try {
     server = await startStorageServer({
@@ -73,7 +53,7 @@ export async function runStorageServerMain(config: ZeoConfig, options: StorageSe
   const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   log(
     `storage server: serving ${JSON.stringify(config.storage.name)} (${config.storage.kind === 'file' ? config.storage.path : 'memory'}) ` +
-      `on ${settings.tls ? 'tls' : 'tcp'}://${shown}, invalidations ${server.invalidationMode === 'redis' ? `via redis ${showUrl(config.redis.url!)}` : 'pushed on client connections'}`,
+      `on ${settings.tls ? 'tls' : 'tcp'}://${shown}, invalidations ${server.invalidationMode === 'redis' ? `via redis ${redactRedisUrl(config.redis.url!)}` : 'pushed on client connections'}`,
   );
   if (options.handleSignals ?? true) {
     const stop = (signal: string) => {

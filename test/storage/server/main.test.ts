@@ -3,7 +3,7 @@
 // in progress finish, closes the FileStorage and exits 0 with every acknowledged commit on disk.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientStorage } from '../../../storage/client/client-storage.js';
@@ -51,4 +51,24 @@ t.test('the log line names Redis when invalidations go through it', async (t) =>
   const redis = { url: 'redis://127.0.0.1:6379', prefix: `zeo-test-${randomBytes(6).toString('hex')}:` };
   const server = await startServerProcess(t, { kind: 'memory', redis });
   t.match(server.log, /serving "main" \(memory\) on tcp:\/\/127\.0\.0\.1:\d+, invalidations via redis redis:\/\/127\.0\.0\.1:6379/);
+});
+
+t.test('compressAboveBytes > 0 serves a compressed FileStorage; clients see the data unchanged', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'zeo-main-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'Data.fs');
+  const server = await startServerProcess(t, { kind: 'file', path, compressAboveBytes: 100 });
+  const client = await ClientStorage.open({ servers: [`127.0.0.1:${server.port}`], log: () => undefined });
+  t.teardown(() => client.close());
+  const data = new Uint8Array(200_000).fill(7);
+  const [oid] = await client.newOids();
+  await client.commit({ stores: [{ oid: oid!, baseTid: 0n, data, refs: [] }] });
+  const other = await ClientStorage.open({ servers: [`127.0.0.1:${server.port}`], log: () => undefined });
+  t.teardown(() => other.close());
+  t.ok(Buffer.from((await other.load(oid!)).data).equals(Buffer.from(data)), 'read back intact through the server');
+  const exitCode = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+  server.child.kill('SIGTERM');
+  t.equal(await exitCode, 0);
+  const { size } = await stat(path);
+  t.ok(size < 50_000, `the file holds ${size} bytes for 200 000 bytes of data`);
 });

@@ -1,7 +1,8 @@
 // Connection: one object cache and one transaction at a time (a DB keeps a pool of them).
 //
 // Identity: an OID is one JS object per connection. Every object the connection has handed out
-// is in `identity` (weakly held, so unused ghosts can be collected); loaded objects are also in
+// is in `identity` (weakly held, so unused ghosts can be collected; dead entries are swept at
+// transaction ends); loaded objects are also in
 // `loaded`, strongly held in least-recently-used order. At a transaction boundary the least
 // recently used loaded objects beyond `cacheSize` are turned back into ghosts.
 //
@@ -43,9 +44,8 @@ export class Connection implements Jar {
   /** Async writes still running; a commit waits for them (a forgotten await loses nothing). */
   private readonly pendingWrites = new Set<Promise<unknown>>();
   private isCommitting = false;
-  private readonly collected = new FinalizationRegistry<Oid>((oid) => {
-    if (this.identity.get(oid)?.deref() === undefined) this.identity.delete(oid);
-  });
+  /** identity size at which dead entries are swept next (cheaper than a FinalizationRegistry). */
+  private identitySweepAt = 1024;
   private queued: Invalidation[] = [];
   private queuedOidCount = 0;
   private mustDropCache = false;
@@ -130,7 +130,6 @@ export class Connection implements Jar {
 
   private remember(oid: Oid, object: Persistent): void {
     this.identity.set(oid, new WeakRef(object));
-    this.collected.register(object, oid);
   }
 
   /** The object for an OID whose class is not known yet (the root, tx.get): loads it. */
@@ -315,6 +314,14 @@ export class Connection implements Jar {
     this.mustBeCurrent.clear();
     this.isInTransaction = false;
     this.evict();
+    this.sweepIdentity();
+  }
+
+  /** Forgets collected objects; runs when the map has doubled, so its cost is amortized. */
+  private sweepIdentity(): void {
+    if (this.identity.size < this.identitySweepAt) return;
+    for (const [oid, ref] of this.identity) if (ref.deref() === undefined) this.identity.delete(oid);
+    this.identitySweepAt = Math.max(1024, this.identity.size * 2);
   }
 
   /** Turns the least recently used loaded objects into ghosts until the cache fits. */

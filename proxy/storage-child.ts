@@ -75,11 +75,9 @@ export class StorageServerChild {
   }
 
   async start(): Promise<ListenAddress> {
-    this.writeConfig();
     const address = await this.spawnChild();
     if (this.config.storageServer.listen.port === 0) {
       this.config = { ...this.config, storageServer: { ...this.config.storageServer, listen: { ...address } } };
-      this.writeConfig();
     }
     this.address = address;
     return address;
@@ -104,13 +102,11 @@ export class StorageServerChild {
     rmSync(this.configFile, { force: true });
   }
 
-  private writeConfig(): void {
-    // 0600: the config may hold the storage key.
-    writeFileSync(this.configFile, JSON.stringify(this.config), { mode: 0o600 });
-  }
-
   /** Spawns one child; resolves with its address once it listens, rejects if it dies first. */
   private spawnChild(): Promise<ListenAddress> {
+    // The file lives only while a child starts (it has read it once it listens); 0600 because
+    // the config may hold the storage key.
+    writeFileSync(this.configFile, JSON.stringify(this.config), { mode: 0o600 });
     const child = fork(ZEO_SCRIPT, ['storage-server', '--config', this.configFile], {
       env: childEnv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -131,16 +127,19 @@ export class StorageServerChild {
         if (isListening || !isListeningMessage(message)) return;
         isListening = true;
         clearTimeout(timer);
+        rmSync(this.configFile, { force: true });
         this.options.log.info('storage server listening', { pid: child.pid, ...message.address });
         resolve(message.address);
       });
       child.once('error', (error) => {
         clearTimeout(timer);
+        if (!isListening) rmSync(this.configFile, { force: true });
         if (!isListening) reject(new UnavailableError(`the storage server could not be started: ${error.message}`, { cause: error }));
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         if (!isListening) {
+          rmSync(this.configFile, { force: true });
           reject(new UnavailableError(`the storage server exited (${signal ?? `code ${code}`}) before it listened; its output above says why`));
           return;
         }

@@ -4,6 +4,9 @@
 // when Redis is configured. Redis is only the fast path: while it is down commits go on, and
 // when it comes back the last invalidation is published again so that subscribers see a
 // prevTid gap and fill it from the server (clients also poll while their own Redis link is down).
+// A publish can also be lost without the link looking down (written to a socket that just
+// died), so each invalidation is announced once more about a second later: a subscriber that
+// has it ignores the repeat (tid <= its lastTid), one that missed it sees the gap.
 
 import type { Invalidation, Storage, Tid } from '../contract.js';
 import { InvalidationQueue } from '../invalidation-queue.js';
@@ -23,7 +26,9 @@ export class InvalidationHub {
   private readonly publisher: RedisInvalidationPublisher | null;
   private readonly stopListening: () => void;
   private lastInvalidation: Invalidation | null = null;
-  private hasDroppedPublish = false;
+  private lastPublishedAt = 0;
+  private isLastRepeated = true;
+  private wasDisconnected = false;
   private readonly republishTimer: NodeJS.Timeout | null;
   lastTid: Tid;
 
@@ -37,7 +42,7 @@ export class InvalidationHub {
           log: options.log,
         })
       : null;
-    this.republishTimer = this.publisher ? setInterval(() => this.republishIfBack(), 250) : null;
+    this.republishTimer = this.publisher ? setInterval(() => this.republishIfNeeded(), 250) : null;
     this.republishTimer?.unref();
     this.stopListening = storage.onInvalidation((invalidation) => this.receive(invalidation));
   }
@@ -73,15 +78,24 @@ export class InvalidationHub {
     this.lastInvalidation = invalidation;
     for (const target of this.targets) target(invalidation);
     if (this.publisher) {
-      if (!this.publisher.isConnected) this.hasDroppedPublish = true;
       this.publisher.publish(invalidation);
+      this.lastPublishedAt = Date.now();
+      this.isLastRepeated = false;
     }
   }
 
-  private republishIfBack(): void {
-    if (!this.hasDroppedPublish || !this.publisher?.isConnected || !this.lastInvalidation) return;
-    this.hasDroppedPublish = false;
-    this.publisher.publish(this.lastInvalidation);
+  /** Publishes the last invalidation again after an outage, and once a second after a commit. */
+  private republishIfNeeded(): void {
+    const publisher = this.publisher!;
+    if (!publisher.isConnected) {
+      this.wasDisconnected = true;
+      return;
+    }
+    const isRepeatDue = !this.isLastRepeated && Date.now() - this.lastPublishedAt >= 1000;
+    if (!this.lastInvalidation || !(this.wasDisconnected || isRepeatDue)) return;
+    this.wasDisconnected = false;
+    this.isLastRepeated = true;
+    publisher.publish(this.lastInvalidation);
   }
 
   async close(): Promise<void> {

@@ -30,6 +30,7 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --sweep S            at most S seconds, once per started target, fetching every product
                            and page twice per worker to fill the caches (default 30; 0: none)
       --connections N      concurrent connections (default 32)
+      --repeat N           run the whole sweep N times, report each step's median (default 1)
       --scenarios LIST     ${SCENARIO_NAMES.join(',')} (default all)
       --targets LIST       site,cluster,nginx,postgres (default all; nginx only if installed)
       --fault-workers N    workers for the hang+crash run (default 3); --no-faults skips it
@@ -117,7 +118,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       options: {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, 'admin-url': { type: 'string' },
         workers: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, sweep: { type: 'string' },
-        connections: { type: 'string' }, scenarios: { type: 'string' }, targets: { type: 'string' },
+        connections: { type: 'string' }, repeat: { type: 'string' }, scenarios: { type: 'string' }, targets: { type: 'string' },
         'fault-workers': { type: 'string' }, 'no-faults': { type: 'boolean' }, products: { type: 'string' },
         'postgres-url': { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' },
         'cpu-prof': { type: 'string' },
@@ -143,6 +144,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       warmupSeconds,
       sweepSeconds: v.sweep === undefined ? 30 : v.sweep === '0' ? 0 : positiveInteger('--sweep', v.sweep, 3_600),
       connections: v.connections ? positiveInteger('--connections', v.connections, 10_000) : 32,
+      repeat: v.repeat ? positiveInteger('--repeat', v.repeat, 20) : 1,
       scenarios: v.scenarios ? list<ScenarioName>('--scenarios', v.scenarios, SCENARIO_NAMES) : [...SCENARIO_NAMES],
       targets: v.targets ? list<TargetName>('--targets', v.targets, ALL_TARGETS) : [...ALL_TARGETS],
       faultWorkers: v['no-faults'] ? null : v['fault-workers'] ? positiveInteger('--fault-workers', v['fault-workers'], 256) : 3,

@@ -31,6 +31,10 @@ export interface StepResult {
   cpu?: CpuPerRequest | null;
   /** Why the step has no numbers (the target failed to start, ...). */
   error?: string;
+  /** Which round of --repeat produced it (1-based). */
+  round?: number;
+  /** With --repeat: req/s of every round (null where a round failed); this step is the median. */
+  roundRequestsPerSecond?: Array<number | null>;
 }
 
 export interface FaultTiming {
@@ -70,6 +74,8 @@ export interface BenchRunOptions {
   connections: number;
   productCount: number;
   faultWorkers: number | null;
+  /** Rounds of the whole sweep; each step reported is the median round. */
+  repeat?: number;
 }
 
 export interface SiteBenchResults {
@@ -80,6 +86,8 @@ export interface SiteBenchResults {
   /** Target names to the description of what was measured. */
   targetDescriptions: Partial<Record<TargetName, string>>;
   steps: StepResult[];
+  /** With --repeat: every round's steps (`steps` holds the median of each). */
+  allRounds?: StepResult[];
   faults: FaultResult[];
   goals: GoalResult[];
   /** Skipped baselines and other facts a reader needs ("nginx is not installed: skipped"). */

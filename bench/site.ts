@@ -17,6 +17,7 @@ import { checkGoals } from './goals.js';
 import { startSiteTarget, startWithStorageServer, type ZeoLaunchOptions } from './launch/zeo-site.js';
 import { runLoad, type LoadResult } from './load.js';
 import { describeMachine } from './machine.js';
+import { medianSteps } from './rounds.js';
 import { formatCount, formatMs } from './report-table.js';
 import type { BenchRunOptions, FaultResult, SiteBenchResults, StepResult } from './results.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
@@ -34,6 +35,8 @@ export interface SiteBenchOptions extends BenchRunOptions {
   postgresPoolSize: number;
   /** Upper bound on the cache warm-up sweep run once per started target (0: none). */
   sweepSeconds: number;
+  /** Rounds of the whole sweep (default 1); the median round is reported. */
+  repeat?: number;
   command: string;
   isVerbose: boolean;
   /** Folder for V8 CPU profiles of the zeo processes (one subfolder per target and size). */
@@ -74,7 +77,9 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
   const faultTargets = options.faultWorkers && !options.url
     ? targets.filter((t): t is TargetName => t === 'site' || t === 'cluster')
     : options.faultWorkers && options.url ? ['site' as const] : [];
-  const total = (options.url ? 1 : options.workers.length) * targets.length * options.scenarios.length + faultTargets.length;
+  const rounds = Math.max(1, options.repeat ?? 1);
+  const total = rounds * (options.url ? 1 : options.workers.length) * targets.length * options.scenarios.length +
+    faultTargets.length;
   let stepNumber = 0;
   const progress = (text: string) => options.log(`[${++stepNumber}/${total}] ${text}`);
   const checkInterrupted = () => {
@@ -117,7 +122,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
       await createCatalogueSchema(options.postgresUrl, schema, options.productCount);
     }
     const workerCounts = options.url ? [0] : options.workers;
-    for (const requestedWorkers of workerCounts) {
+    for (let round = 1; round <= rounds; round++) for (const requestedWorkers of workerCounts) {
+      if (rounds > 1 && requestedWorkers === workerCounts[0]) options.log(`round ${round} of ${rounds}`);
       for (const targetName of targets) {
         checkInterrupted();
         let workers = requestedWorkers;
@@ -152,7 +158,7 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
             const after = target.adminUrl ? await readStatus(target.adminUrl) : null;
             const site = target.adminUrl ? countersBetween(before, after) : null;
             const cpu = scope ? cpuPerRequest(cpuBefore, cpuAfter, load.completed, scope) : null;
-            steps.push({ target: targetName, workers, scenario: name, load, site, cpu });
+            steps.push({ target: targetName, workers, scenario: name, load, site, cpu, round });
             options.log(`    ${summary(load)}`);
           }
         } catch (error) {
@@ -161,8 +167,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
           options.log(`    ${targetName} with ${workers} workers failed: ${message}`);
           notes.push(`${targetName} with ${workers} workers failed: ${oneLine(message)}`);
           for (const name of options.scenarios) {
-            if (!steps.some((s) => s.target === targetName && s.workers === workers && s.scenario === name)) {
-              steps.push({ target: targetName, workers, scenario: name, load: null, site: null, error: message });
+            if (!steps.some((s) => s.target === targetName && s.workers === workers && s.scenario === name && s.round === round)) {
+              steps.push({ target: targetName, workers, scenario: name, load: null, site: null, error: message, round });
             }
           }
         } finally {
@@ -203,6 +209,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
     });
   }
 
+  const reported = rounds > 1 ? medianSteps(steps) : steps;
+  if (rounds > 1) notes.push(`each row is the median of ${rounds} rounds (every round restarts every target); all rounds are in the JSON`);
   const targetDescriptions: Partial<Record<TargetName, string>> = {};
   for (const target of targets) targetDescriptions[target] = options.url && target === 'site'
     ? `the running site at ${options.url}` : TARGET_DESCRIPTIONS[target];
@@ -214,12 +222,13 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
       workers: options.workers, scenarios: options.scenarios, targets, durationSeconds: options.durationSeconds,
       warmupSeconds: options.warmupSeconds, sweepSeconds: options.sweepSeconds, connections: options.connections,
       productCount: options.productCount,
-      faultWorkers: options.faultWorkers,
+      faultWorkers: options.faultWorkers, repeat: rounds,
     },
     targetDescriptions,
-    steps,
+    steps: reported,
+    ...(rounds > 1 ? { allRounds: steps } : {}),
     faults,
-    goals: checkGoals(steps, faults),
+    goals: checkGoals(reported, faults),
     notes,
   };
 }

@@ -14,6 +14,7 @@ t.test('defaults: site, every scenario and target, 10 s steps, faults on 3 worke
   t.equal(o.warmupSeconds, 5);
   t.equal(o.faultWorkers, 3);
   t.equal(o.sweepSeconds, 30);
+  t.equal(o.repeat, 1);
   t.equal(o.url, null);
   t.match(parsed.outFolder, /bench\/results\/$/);
 });
@@ -46,6 +47,7 @@ t.test('bad values are refused with InvalidArgumentError naming the flag', async
   refuse(['--workers', '1,x'], /--workers.*"x"/);
   refuse(['--workers', '0'], /--workers/);
   refuse(['--duration', '-3'], /--duration/);
+  refuse(['--repeat', '0'], /--repeat/);
   refuse(['--scenarios', 'read-mostly,bogus'], /--scenarios.*"bogus"/);
   refuse(['--targets', 'apache'], /--targets/);
   refuse(['--bogus'], /zeo bench.*bogus/);

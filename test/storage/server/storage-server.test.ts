@@ -220,10 +220,40 @@ t.test('2PC over the wire: conflicts come back as ConflictError with their facts
   t.match(error, { code: 'ZEO_CONFLICT', oid: oid!, baseTid: first.tid, currentTid: second.tid, isReadConflict: false });
   t.equal((error as Error).constructor.name, 'ConflictError');
   await txn.abort();
+  const stats = await two.serverStats();
+  t.equal(stats.storages.main!.conflicts, 1, 'the server counted the conflict');
+  t.equal(stats.storages.main!.commits, 2);
+  t.equal(stats.storages.main!.queueLength, 2, 'both commits are in the invalidation queue');
+  t.equal(stats.storages.main!.lastTid, second.tid);
   const retry = await two.tpcBegin({ description: 'retry' });
   retry.store(oid!, second.tid, bytes('3'), []);
   await retry.vote();
   const done = await retry.finish();
   t.equal(await two.lastTransaction(), done.tid);
   t.equal(new TextDecoder().decode((await one.loadBefore(oid!, done.tid + 1n))!.data), '3');
+});
+
+t.test('one server, several named storages: separate data and invalidations; an unknown name is refused', async (t) => {
+  const main = new MemoryStorage();
+  const other = new MemoryStorage();
+  const logs: string[] = [];
+  const server = await startStorageServer({ storages: { main, other }, log: (m) => logs.push(m) });
+  t.teardown(() => server.close());
+  const address = `127.0.0.1:${server.address.port}`;
+  const onMain = await client(t, { servers: [address], storage: 'main' });
+  const onOther = await client(t, { servers: [address], storage: 'other' });
+  const heardOnOther: bigint[] = [];
+  onOther.onInvalidation((i) => heardOnOther.push(i.tid));
+  const [oid] = await onMain.newOids();
+  const { tid } = await onMain.commit({ stores: [{ oid: oid!, baseTid: 0n, data: bytes('main only'), refs: [] }] });
+  t.equal(await main.lastTransaction(), tid);
+  t.equal(await other.lastTransaction(), 0n, 'the other storage is untouched');
+  await t.rejects(onOther.load(oid!), { code: 'ZEO_NOT_FOUND' });
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(heardOnOther, [], 'no invalidation crossed over');
+  t.equal(server.stats().storages.other!.connections, 1);
+  await t.rejects(ClientStorage.open({ servers: [address], storage: 'nope', unavailableTimeoutMs: 300, log: () => undefined }), {
+    code: 'ZEO_UNAVAILABLE',
+    message: /no storage named "nope" here \(served: main, other\)/,
+  });
 });

@@ -12,6 +12,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 export interface CpuProfile {
@@ -28,6 +29,8 @@ export interface ProfileSummary {
   busyShare: number;
   functions: Array<{ name: string; place: string; selfMs: number; share: number }>;
   places: Array<{ place: string; selfMs: number; share: number }>;
+  /** Time with the function anywhere on the stack (project functions only): what a request path costs. */
+  inclusive: Array<{ name: string; place: string; share: number }>;
 }
 
 /** Where a frame's code lives: a package, node internals, a project file, or a V8 pseudo-frame. */
@@ -71,6 +74,23 @@ export function summariseProfile(profile: CpuProfile, top = 20): ProfileSummary 
     functions.set(key, entry);
     places.set(place, (places.get(place) ?? 0) + us);
   }
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const inclusiveUs = new Map<string, { name: string; place: string; us: number }>();
+  for (const [id, us] of selfUs) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (!frame || !frame.url || frame.url.includes('node_modules') || frame.url.startsWith('node:')) continue;
+      const key = `${frame.functionName} ${frame.url}:${frame.lineNumber}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const entry = inclusiveUs.get(key) ??
+        { name: `${frame.functionName || '(anonymous)'} :${frame.lineNumber + 1}`, place: placeOf(frame.url, frame.functionName), us: 0 };
+      entry.us += us;
+      inclusiveUs.set(key, entry);
+    }
+  }
   const ms = (us: number) => Math.round(us / 100) / 10;
   const share = (us: number) => Math.round((us / totalUs) * 1000) / 10;
   return {
@@ -80,6 +100,8 @@ export function summariseProfile(profile: CpuProfile, top = 20): ProfileSummary 
       .map((f) => ({ name: f.name, place: f.place, selfMs: ms(f.us), share: share(f.us) })),
     places: [...places].sort((a, b) => b[1] - a[1]).slice(0, top)
       .map(([place, us]) => ({ place, selfMs: ms(us), share: share(us) })),
+    inclusive: [...inclusiveUs.values()].sort((a, b) => b.us - a.us).slice(0, top)
+      .map((f) => ({ name: f.name, place: f.place, share: share(f.us) })),
   };
 }
 
@@ -88,6 +110,8 @@ export function formatProfileSummary(title: string, summary: ProfileSummary): st
   for (const p of summary.places) lines.push(`    ${String(p.share).padStart(5)}%  ${p.place}`);
   lines.push('  by function (self time):');
   for (const f of summary.functions) lines.push(`    ${String(f.share).padStart(5)}%  ${f.name}  [${f.place}]`);
+  lines.push('  project functions, inclusive (on the stack):');
+  for (const f of summary.inclusive) lines.push(`    ${String(f.share).padStart(5)}%  ${f.name}  [${f.place}]`);
   return lines.join('\n');
 }
 

@@ -59,6 +59,42 @@ function summary(load: LoadResult): string {
     `p99 ${formatMs(load.latencyMs.p99)} ms, ${load.errors} errors, ${load.non2xx} non-2xx`;
 }
 
+/** Warms a started target up, then runs each scenario on it: one StepResult per scenario. */
+async function* measureTarget(target: RunningTarget, targetName: TargetName, workers: number, options: SiteBenchOptions,
+  progress: (text: string) => void): AsyncGenerator<StepResult> {
+  const drive = (scenario: Scenario, seconds: number) => runLoad({
+    url: target.url, scenario, durationSeconds: seconds, connections: options.connections,
+    productCount: options.productCount, signal: options.signal,
+  });
+  if (options.sweepSeconds > 0) {
+    // Fill every worker's caches first: a site in production runs warm, and a cold cache costs a
+    // storage round trip per object, which the timed warm-up alone cannot cover. Least-busy
+    // balancing does not hand every worker every object, hence two passes per worker.
+    const passes = 2 * Math.max(1, workers);
+    const sweep = await runLoad({ url: target.url, scenario: 'sweep', durationSeconds: options.sweepSeconds,
+      amount: passes * (options.productCount + pageCount(options.productCount)), connections: 8,
+      productCount: options.productCount, signal: options.signal });
+    options.log(`    warm-up sweep over every product and page (${passes}x): ${formatCount(sweep.completed)} requests ` +
+      `in ${sweep.durationSeconds.toFixed(1)} s`);
+  }
+  for (const name of options.scenarios) {
+    if (options.signal?.aborted) throw new Interrupted('interrupted');
+    const scenario = SCENARIOS[name];
+    progress(`${targetName} · ${workers} workers · ${name}: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s`);
+    if (options.warmupSeconds > 0) await drive(scenario, options.warmupSeconds);
+    const before = target.adminUrl ? await readStatus(target.adminUrl) : null;
+    const scope = target.cpuScope?.() ?? null;
+    const cpuBefore = scope && readCpu(scope);
+    const load = await drive(scenario, options.durationSeconds);
+    const cpuAfter = scope && readCpu(scope);
+    const after = target.adminUrl ? await readStatus(target.adminUrl) : null;
+    const site = target.adminUrl ? countersBetween(before, after) : null;
+    const cpu = scope ? cpuPerRequest(cpuBefore, cpuAfter, load.completed, scope) : null;
+    options.log(`    ${summary(load)}`);
+    yield { target: targetName, workers, scenario: name, load, site, cpu };
+  }
+}
+
 export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBenchResults> {
   const machine = describeMachine();
   const notes: string[] = [];
@@ -111,10 +147,6 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
         }, isFaultable ? { [FAULTS_ENV]: '1' } : {}), workers, options);
     }
   };
-  const drive = (url: string, scenario: Scenario, seconds: number) => runLoad({
-    url, scenario, durationSeconds: seconds, connections: options.connections, productCount: options.productCount,
-    signal: options.signal,
-  });
 
   try {
     if (schema) {
@@ -134,32 +166,8 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
             const reading = await readStatus(target.adminUrl);
             if (reading) workers = reading.workers.length;
           }
-          if (options.sweepSeconds > 0) {
-            // Fill every worker's caches first: a site in production runs warm, and a cold cache
-            // costs a storage round trip per object, which the timed warm-up alone cannot cover.
-            // Least-busy balancing does not hand every worker every object, hence two passes each.
-            const passes = 2 * Math.max(1, workers);
-            const sweep = await runLoad({ url: target.url, scenario: 'sweep', durationSeconds: options.sweepSeconds,
-              amount: passes * (options.productCount + pageCount(options.productCount)), connections: 8,
-              productCount: options.productCount, signal: options.signal });
-            options.log(`    warm-up sweep over every product and page (${passes}x): ${formatCount(sweep.completed)} requests ` +
-              `in ${sweep.durationSeconds.toFixed(1)} s`);
-          }
-          for (const name of options.scenarios) {
-            checkInterrupted();
-            const scenario = SCENARIOS[name];
-            progress(`${targetName} · ${workers} workers · ${name}: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s`);
-            if (options.warmupSeconds > 0) await drive(target.url, scenario, options.warmupSeconds);
-            const before = target.adminUrl ? await readStatus(target.adminUrl) : null;
-            const scope = target.cpuScope?.() ?? null;
-            const cpuBefore = scope && readCpu(scope);
-            const load = await drive(target.url, scenario, options.durationSeconds);
-            const cpuAfter = scope && readCpu(scope);
-            const after = target.adminUrl ? await readStatus(target.adminUrl) : null;
-            const site = target.adminUrl ? countersBetween(before, after) : null;
-            const cpu = scope ? cpuPerRequest(cpuBefore, cpuAfter, load.completed, scope) : null;
-            steps.push({ target: targetName, workers, scenario: name, load, site, cpu, round });
-            options.log(`    ${summary(load)}`);
+          for await (const step of measureTarget(target, targetName, workers, options, progress)) {
+            steps.push({ ...step, round });
           }
         } catch (error) {
           if (error instanceof Interrupted) throw error;

@@ -7,13 +7,20 @@
 // A publish can also be lost without the link looking down (written to a socket that just
 // died), so each invalidation is announced once more about a second later: a subscriber that
 // has it ignores the repeat (tid <= its lastTid), one that missed it sees the gap.
+//
+// A new server process starts its queue from the storage's own recent history (the iterator,
+// the last `prefillMs`), so that clients that missed the last commits before a crash or restart
+// catch up from the queue instead of dropping their caches.
 
 import type { Invalidation, Storage, Tid } from '../contract.js';
 import { InvalidationQueue } from '../invalidation-queue.js';
+import { tidFromDate } from '../tid.js';
 import { RedisInvalidationPublisher, invalidationChannel, type LogFunction } from '../redis-invalidations.js';
 
 export interface InvalidationHubOptions {
   queue: { maxCount: number; maxAgeMs: number };
+  /** How far back the storage's history is read into the queue at start; 0 = not at all. */
+  prefillMs: number;
   redis: { url: string; prefix: string } | null;
   log: LogFunction;
 }
@@ -32,9 +39,11 @@ export class InvalidationHub {
   private readonly republishTimer: NodeJS.Timeout | null;
   lastTid: Tid;
 
-  private constructor(name: string, storage: Storage, startTid: Tid, options: InvalidationHubOptions) {
-    this.lastTid = startTid;
-    this.queue = new InvalidationQueue({ ...options.queue, startTid });
+  private constructor(name: string, storage: Storage, history: Invalidation[], lastTid: Tid, options: InvalidationHubOptions) {
+    this.lastTid = lastTid;
+    // The queue starts at the oldest transaction read back (its predecessor is unknown).
+    this.queue = new InvalidationQueue({ ...options.queue, startTid: history[0]?.tid ?? lastTid });
+    for (const invalidation of history.slice(1)) this.queue.push(invalidation);
     this.publisher = options.redis
       ? new RedisInvalidationPublisher({
           url: options.redis.url,
@@ -49,7 +58,9 @@ export class InvalidationHub {
 
   /** The hub of `storage` served as `name`, starting from its current last TID. */
   static async create(name: string, storage: Storage, options: InvalidationHubOptions): Promise<InvalidationHub> {
-    return new InvalidationHub(name, storage, await storage.lastTransaction(), options);
+    const lastTid = await storage.lastTransaction();
+    const history = options.prefillMs > 0 ? await recentHistory(storage, lastTid, options) : [];
+    return new InvalidationHub(name, storage, history, lastTid, options);
   }
 
   get mode(): 'redis' | 'push' {
@@ -104,4 +115,27 @@ export class InvalidationHub {
     if (this.republishTimer) clearInterval(this.republishTimer);
     await this.publisher?.close();
   }
+}
+
+/**
+ * The invalidations of the transactions committed in the last `prefillMs` (at most the queue's
+ * maxCount, the newest), oldest first, chained by prevTid. A storage whose history cannot be
+ * read this way (an iterator that fails) simply starts with an empty queue.
+ */
+async function recentHistory(storage: Storage, lastTid: Tid, options: InvalidationHubOptions): Promise<Invalidation[]> {
+  const history: Invalidation[] = [];
+  try {
+    const from = tidFromDate(Date.now() - Math.min(options.prefillMs, options.queue.maxAgeMs));
+    let prevTid: Tid | null = null;
+    for await (const txn of storage.iterator(from, lastTid)) {
+      history.push({ tid: txn.tid, prevTid: prevTid ?? 0n, oids: txn.records.map((r) => r.oid) });
+      prevTid = txn.tid;
+      if (history.length > options.queue.maxCount) history.shift();
+    }
+  } catch (error) {
+    options.log(`storage server: could not read recent history into the invalidation queue (${String(error)}); starting it empty`);
+    return [];
+  }
+  // Only a history that reaches the storage's last TID can answer for it.
+  return history.length > 0 && history[history.length - 1]!.tid === lastTid ? history : [];
 }

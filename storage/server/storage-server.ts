@@ -29,6 +29,12 @@ export interface StorageServerOptions {
   tls?: { cert: string; key: string } | null;
   commitLockTimeoutMs?: number;
   invalidationQueue?: { maxCount: number; maxAgeMs: number };
+  /**
+   * At start, read the storage's transactions of this last stretch of time into the
+   * invalidation queue, so clients that missed them before a restart keep their caches.
+   * Default 60 s; 0 = start with an empty queue.
+   */
+  queuePrefillMs?: number;
   maxFrameBytes?: number;
   handshakeTimeoutMs?: number;
   /** Publish invalidations on Redis; null = push them over client connections only. */
@@ -105,6 +111,7 @@ export class StorageServer {
       tls: options.tls ?? null,
       commitLockTimeoutMs: options.commitLockTimeoutMs ?? 30_000,
       invalidationQueue: options.invalidationQueue ?? { maxCount: 10_000, maxAgeMs: 3_600_000 },
+      queuePrefillMs: options.queuePrefillMs ?? 60_000,
       maxFrameBytes,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
       redis: options.redis ?? null,
@@ -114,7 +121,12 @@ export class StorageServer {
     const server = new StorageServer(full);
     for (const name of names) {
       const storage = full.storages[name]!;
-      const hub = await InvalidationHub.create(name, storage, { queue: full.invalidationQueue, redis: full.redis, log: full.log });
+      const hub = await InvalidationHub.create(name, storage, {
+        queue: full.invalidationQueue,
+        prefillMs: full.queuePrefillMs,
+        redis: full.redis,
+        log: full.log,
+      });
       server.served.set(name, { name, storage, hub, stats: { connections: 0, loads: 0, commits: 0, conflicts: 0 } });
     }
     await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { MemoryStorage } from '../../../storage/memory-storage.js';
 import { startStorageServer } from '../../../storage/server/storage-server.js';
 import { ClientStorage } from '../../../storage/client/client-storage.js';
+import { Connection } from '../../../storage/client/connection.js';
 import type { Invalidation } from '../../../storage/contract.js';
 import { freePort, sleep, startRedisProcess } from '../fixtures/server-processes.js';
 
@@ -79,4 +80,35 @@ t.test("the server's Redis link fails alone: subscribers still catch up when it 
   for (let i = 0; i < 250 && !seen.some((s) => s.tid === second.tid); i++) await sleep(20);
   t.ok(seen.some((s) => s.tid === second.tid), 'after the link returned, the subscriber caught up without another commit');
   t.equal((await subscriber.lastTransaction()), second.tid);
+});
+
+t.test('a new server refills its queue from the storage history of the last queuePrefillMs', async (t) => {
+  const storage = new MemoryStorage();
+  const tids: bigint[] = [];
+  for (let i = 1n; i <= 4n; i++) {
+    tids.push((await storage.commit({ stores: [{ oid: i, baseTid: 0n, data: new Uint8Array([1]), refs: [] }] })).tid);
+  }
+  const ask = async (queuePrefillMs: number, since: bigint) => {
+    const server = await startStorageServer({ storages: { main: storage }, queuePrefillMs, log: () => undefined });
+    try {
+      const connection = await Connection.open({ host: '127.0.0.1', port: server.address.port }, {
+        storage: 'main', key: null, isReadOnly: true, wantsPush: false, tls: null, connectTimeoutMs: 2000,
+      });
+      try {
+        return await connection.request<Invalidation[] | null>('invalidationsSince', [since]);
+      } finally {
+        connection.close();
+      }
+    } finally {
+      await server.close();
+    }
+  };
+  t.same(await ask(60_000, tids[0]!), [
+    { tid: tids[1], prevTid: tids[0], oids: [2n] },
+    { tid: tids[2], prevTid: tids[1], oids: [3n] },
+    { tid: tids[3], prevTid: tids[2], oids: [4n] },
+  ], 'the commits after a TID, chained by prevTid');
+  t.same(await ask(60_000, tids[3]!), [], 'nothing after the last TID');
+  t.equal(await ask(0, tids[0]!), null, 'without prefill the new queue cannot answer for older TIDs');
+  t.equal(await ask(60_000, 0n), null, 'nor, with it, for a TID before the oldest transaction read back');
 });

@@ -14,7 +14,7 @@ const ACCOUNTS = 8;
 const START_BALANCE = 100;
 const TOTAL = ACCOUNTS * START_BALANCE;
 const WORKERS = 3;
-const DURATION_MS = 4000;
+const DURATION_MS = 3000;
 
 interface Scenario {
   redis: 'none' | 'shared' | 'private';

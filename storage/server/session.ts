@@ -108,6 +108,17 @@ export class Session {
     if (this.socket.writableLength > WRITE_BACKLOG_BYTES) this.socket.pause();
   }
 
+  /** A reply that cannot be encoded becomes an error reply, never an unhandled rejection. */
+  private reply(id: number, outcome: { value: unknown } | { error: unknown }): void {
+    try {
+      if ('value' in outcome) this.send({ t: 'res', id, value: outcome.value });
+      else this.send({ t: 'err', id, error: encodeError(outcome.error) });
+    } catch (error) {
+      this.context.log(`storage server: a reply to ${this.peer} could not be encoded: ${String(error)}`);
+      this.send({ t: 'err', id, error: encodeError(new ProtocolError(`the reply could not be encoded (${(error as Error).message})`)) });
+    }
+  }
+
   /** Closes this connection for a protocol violation, with one log line. */
   private fail(error: unknown): void {
     if (this.isClosed) return;
@@ -154,12 +165,12 @@ export class Session {
     if (++this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
     this.handle(message)
       .then(
-        (value) => this.send({ t: 'res', id, value }),
+        (value) => this.reply(id, { value }),
         (error: unknown) => {
           if (!(error instanceof ZeoError)) {
             this.context.log(`storage server: ${message.op} from ${this.peer} failed: ${(error as Error)?.stack ?? String(error)}`);
           }
-          this.send({ t: 'err', id, error: encodeError(error) });
+          this.reply(id, { error });
         },
       )
       .finally(() => {

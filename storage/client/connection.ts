@@ -3,7 +3,7 @@
 // to `onPush`. It knows nothing of failover or caches (server-link.ts, client-storage.ts).
 // The protocol is documented in storage/server/messages.ts.
 
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, ProtocolError, TimeoutError, UnavailableError } from '../../errors.js';
@@ -77,7 +77,8 @@ export class Connection {
   static open(address: ServerAddress, options: ConnectionOptions): Promise<Connection> {
     const ca = options.tls?.ca ? (options.tls.ca.includes('-----BEGIN') ? options.tls.ca : readFileSync(options.tls.ca, 'utf8')) : undefined;
     const socket = options.tls
-      ? connectTls({ host: address.host, port: address.port, ca, servername: address.host })
+      ? // SNI takes host names only; an IP address is checked against the certificate's IP SANs.
+        connectTls({ host: address.host, port: address.port, ca, servername: isIP(address.host) ? undefined : address.host })
       : connectTcp({ host: address.host, port: address.port });
     socket.setNoDelay(true);
     const connection = new Connection(socket, address);

@@ -23,6 +23,7 @@ import { DEFAULTS, type ZeoConfig } from '../config/schema.js';
 import { ClientStorage } from '../storage/client/client-storage.js';
 import { runStorageServerMain } from '../storage/server/main.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
+import { formatTable } from './report-table.js';
 
 export interface InvalidationBenchOptions {
   clients?: number;
@@ -148,15 +149,11 @@ export async function runInvalidationBench(options: InvalidationBenchOptions = {
 }
 
 export function formatInvalidationTable(result: InvalidationBenchResult): string {
-  const header = ['mode', 'clients', 'commits', 'p50 ms', 'p99 ms', 'max ms', 'all-applied p50', 'all-applied p99'];
-  const lines = result.rows.map((r) => [r.mode, String(r.clients), String(r.commits), String(r.p50), String(r.p99), String(r.max), String(r.allAppliedP50), String(r.allAppliedP99)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const headers = ['mode', 'clients', 'commits', 'p50 ms', 'p99 ms', 'max ms', 'all-applied p50', 'all-applied p99'];
+  const rows = result.rows.map((r) => [r.mode, String(r.clients), String(r.commits), String(r.p50), String(r.p99), String(r.max), String(r.allAppliedP50), String(r.allAppliedP99)]);
   return [
     'invalidation latency: commit returned -> applied by each other client',
-    format(header),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...lines.map(format),
+    formatTable(headers, rows, headers.map((_, i) => i > 0)),
     machineLine(result.machine),
   ].join('\n');
 }

@@ -69,5 +69,6 @@ export {
 } from './proxy/site.js';
 export type { SiteLogger } from './proxy/logger.js';
 export { CompressedStorage, type CompressedStorageOptions } from './storage/compressed-storage.js';
+export { PostgresStorage, openPostgresStorage, type PostgresStorageOptions } from './storage/postgres-storage.js';
 export { launchSite, runStartMain, type LaunchedSite, type LaunchOptions } from './proxy/launch.js';
 export { configJsonSchema } from './config/json-schema.js';

@@ -40,9 +40,15 @@ const count = (doc: string, min = 0): Field => ({ type: 'integer', min, doc });
 export const CONFIG_FIELDS: ObjectField = object<ZeoConfig>('A zeo-ts site configuration.', {
   storage: object<ZeoConfig['storage']>('The database the storage server serves.', {
     name: { type: 'string', isNonEmpty: true, doc: 'Name clients ask for; also the Redis channel suffix.' },
-    kind: { type: 'enum', values: ['file', 'memory'], doc: 'Storage engine.' },
+    kind: { type: 'enum', values: ['file', 'memory', 'postgres'], doc: 'Storage engine.' },
     path: { type: 'string', isNonEmpty: true, doc: 'FileStorage path (kind "file"), relative to the working directory.' },
     compressAboveBytes: bytes('Compress record data above this many bytes; 0 turns compression off.'),
+    postgresUrl: {
+      type: 'nullable',
+      of: { type: 'string', isNonEmpty: true, doc: '' },
+      doc: 'postgres://user@host:port/database (kind "postgres"); several storage servers may share one database.',
+    },
+    postgresSchema: { type: 'string', isNonEmpty: true, doc: 'PostgreSQL schema holding the tables (kind "postgres"); created if missing.' },
   }),
   storageServer: object<ZeoConfig['storageServer']>('The storage server (zeo storage-server).', {
     listen: listen('Where the storage server listens.'),

@@ -14,11 +14,15 @@ export interface ZeoConfig {
   storage: {
     /** Name clients ask for; also the Redis channel suffix. */
     name: string;
-    kind: 'file' | 'memory';
+    kind: 'file' | 'memory' | 'postgres';
     /** FileStorage path (kind "file"). */
     path: string;
     /** Compress record data above this many bytes; 0 turns compression off. */
     compressAboveBytes: number;
+    /** postgres://user@host:port/database (kind "postgres"); several storage servers may share it. */
+    postgresUrl: string | null;
+    /** PostgreSQL schema holding the tables (kind "postgres"); created if missing. */
+    postgresSchema: string;
   };
   storageServer: {
     listen: ListenAddress;
@@ -105,7 +109,7 @@ export interface ZeoConfig {
 }
 
 export const DEFAULTS: ZeoConfig = {
-  storage: { name: 'main', kind: 'file', path: 'var/Data.fs', compressAboveBytes: 0 },
+  storage: { name: 'main', kind: 'file', path: 'var/Data.fs', compressAboveBytes: 0, postgresUrl: null, postgresSchema: 'zeo' },
   storageServer: {
     listen: { host: '127.0.0.1', port: 8100 },
     key: null,

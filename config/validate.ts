@@ -11,6 +11,7 @@ import type { ZeoConfig } from './schema.js';
 export function validateConfig(raw: unknown): ZeoConfig {
   const config = checkField(CONFIG_FIELDS, raw, '') as ZeoConfig;
   checkDistinctListeners(config);
+  checkPostgresStorage(config);
   return config;
 }
 
@@ -94,6 +95,18 @@ function checkDistinctListeners(config: ZeoConfig): void {
     const other = seen.get(`${host}:${port}`);
     if (other) throw new ConfigError(`${key}.port`, port, `a port other than ${other}.port (both listen on ${host})`);
     seen.set(`${host}:${port}`, key);
+  }
+}
+
+/** A PostgreSQL storage needs a database URL, and its schema name becomes SQL identifiers. */
+function checkPostgresStorage(config: ZeoConfig): void {
+  const { kind, postgresUrl, postgresSchema } = config.storage;
+  if (kind !== 'postgres') return;
+  if (postgresUrl === null || !isUrlWith(postgresUrl, ['postgres:', 'postgresql:'])) {
+    throw new ConfigError('storage.postgresUrl', postgresUrl, 'a postgres:// URL when storage.kind is "postgres"');
+  }
+  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(postgresSchema)) {
+    throw new ConfigError('storage.postgresSchema', postgresSchema, 'lower-case letters, digits and _ (at most 48)');
   }
 }
 

@@ -62,6 +62,10 @@ export class ClientTransaction extends BufferedTransaction {
       return this.host.committed(reply, this.storeList());
     } catch (error) {
       this.phase = 'aborted';
+      if (error instanceof UnavailableError) {
+        // The server may have finished before the connection went: nobody can say.
+        throw new UnavailableError(`${error.message} during tpcFinish: the outcome is unknown (check before retrying)`, { cause: error });
+      }
       throw error;
     } finally {
       this.settle();

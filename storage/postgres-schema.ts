@@ -7,7 +7,8 @@
 //                 (SELECT ... FOR UPDATE) is the commit lock every instance shares; the lock
 //                 lasts until the committing PostgreSQL transaction ends (finish or abort).
 //   oid_counter   one row: next_oid. newOids advances it in one statement; a commit that stores
-//                 an OID at or above it raises it, so an OID in use is never handed out.
+//                 an OID at or above it raises it, so an OID in use is never handed out. It is
+//                 numeric, not bigint, so storing OID 2^63 - 1 can still raise it past that.
 //   transactions  tid, prev_tid, meta (msgpack), oids: one row per committed transaction, the
 //                 invalidation log every instance replays in TID order. Pack never deletes rows
 //                 here (a lagging instance may still have to replay them); the iterator skips
@@ -92,7 +93,7 @@ export async function ensureSchema(client: pg.ClientBase, schema: string): Promi
     await client.query(`INSERT INTO ${s}.commit_state (id, last_tid) VALUES (true, 0) ON CONFLICT DO NOTHING`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.oid_counter (
       id boolean PRIMARY KEY DEFAULT true CHECK (id),
-      next_oid bigint NOT NULL)`);
+      next_oid numeric(20, 0) NOT NULL)`);
     await client.query(`INSERT INTO ${s}.oid_counter (id, next_oid) VALUES (true, 1) ON CONFLICT DO NOTHING`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.transactions (
       tid bigint PRIMARY KEY,

@@ -30,7 +30,7 @@ import { decodeMeta } from './file-format.js';
 import { checkCommitRequest, InvalidationListeners } from './local-support.js';
 import { CommitFeed } from './postgres-commit-feed.js';
 import { packLocked } from './postgres-pack.js';
-import { bigintTypes, channelOf, checkSchemaName, ensureSchema, oidToDb, tidBoundToDb } from './postgres-schema.js';
+import { bigintTypes, channelOf, checkSchemaName, ensureSchema, MAX_I64, oidToDb, tidBoundToDb } from './postgres-schema.js';
 import { PostgresTransaction, type CommitHost } from './postgres-transaction.js';
 import { checkU64 } from './tid.js';
 
@@ -228,8 +228,11 @@ export class PostgresStorage implements Storage, CommitHost {
     checkCount(count, 'count');
     if (count === 0) return [];
     const { rows } = await this.pool.query(
-      `UPDATE ${this.tables}.oid_counter SET next_oid = next_oid + $1 RETURNING next_oid - $1 AS first`, [count]);
-    const first = (rows[0] as { first: bigint }).first;
+      `UPDATE ${this.tables}.oid_counter SET next_oid = next_oid + $1 RETURNING (next_oid - $1)::text AS first`, [count]);
+    const first = BigInt((rows[0] as { first: string }).first);
+    if (first + BigInt(count) - 1n > MAX_I64) {
+      throw new UnavailableError(`storage ${this.name} has handed out every OID up to 2^63 - 1, the most PostgreSQL can hold`);
+    }
     return Array.from({ length: count }, (_, i) => first + BigInt(i));
   }
 

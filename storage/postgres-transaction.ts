@@ -79,7 +79,7 @@ export class PostgresTransaction extends BufferedTransaction {
          ), state AS (
            UPDATE ${s}.commit_state SET last_tid = $1
          ), counter AS (
-           UPDATE ${s}.oid_counter SET next_oid = $7::bigint + 1 WHERE next_oid <= $7::bigint
+           UPDATE ${s}.oid_counter SET next_oid = $7::numeric + 1 WHERE next_oid <= $7::numeric
          )
          SELECT pg_notify($8, $1::text)`,
         [tid.toString(), prevTid.toString(), oids, stores.map((x) => x.data), refs,

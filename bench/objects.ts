@@ -54,7 +54,7 @@ export interface ObjectsBenchResult {
   samples: Record<string, Record<Phase, number[]>>;
 }
 
-type Item = PersistentMap<string, unknown>;
+export type Item = PersistentMap<string, unknown>;
 
 interface StorageHandle {
   storage: Storage;
@@ -85,12 +85,12 @@ async function openStorage(kind: StorageKind): Promise<StorageHandle> {
   return handle;
 }
 
-async function itemsOf(tx: Transaction): Promise<PersistentList<Item>> {
+export async function itemsOf(tx: Transaction): Promise<PersistentList<Item>> {
   return (await (await tx.root()).get('items')) as PersistentList<Item>;
 }
 
 /** Reads every value of every object; returns a checksum so nothing is optimized away. */
-async function readAll(tx: Transaction): Promise<number> {
+export async function readAll(tx: Transaction): Promise<number> {
   let checksum = 0;
   for await (const item of await itemsOf(tx)) {
     for await (const [, value] of item.entries()) checksum += typeof value === 'number' ? value : String(value).length;
@@ -110,14 +110,14 @@ async function readRecords(storage: Storage, oids: Oid[]): Promise<number> {
   return checksum;
 }
 
-async function timed(count: number, fn: () => Promise<unknown>): Promise<number> {
+export async function timed(count: number, fn: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
   await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return count / seconds;
 }
 
-async function oneRun(kind: StorageKind, objects: number): Promise<Record<Phase, number>> {
+export async function oneRun(kind: StorageKind, objects: number): Promise<Record<Phase, number>> {
   const handle = await openStorage(kind);
   try {
     const db = await DB.open(handle.storage, { cacheSize: objects * 2 });
@@ -160,7 +160,7 @@ async function oneRun(kind: StorageKind, objects: number): Promise<Record<Phase,
   }
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;

@@ -46,6 +46,11 @@ export interface PostgresStorageOptions {
   poolSize?: number;
   /** How long close waits for voted transactions to finish before rolling them back. */
   closeTimeoutMs?: number;
+  /**
+   * A voted transaction left idle this long is rolled back by PostgreSQL itself, so an instance
+   * that hangs between vote and finish cannot hold every instance's commit lock. Default 60 s.
+   */
+  voteTimeoutMs?: number;
 }
 
 /** Transactions read per iterator query. */
@@ -66,16 +71,18 @@ export class PostgresStorage implements Storage, CommitHost {
 
   private constructor(
     readonly pool: pg.Pool,
-    options: Required<Pick<PostgresStorageOptions, 'schema' | 'isReadOnly' | 'closeTimeoutMs'>> & { name: string },
+    options: Required<Pick<PostgresStorageOptions, 'schema' | 'isReadOnly' | 'closeTimeoutMs' | 'voteTimeoutMs'>> & { name: string },
   ) {
     this.schema = options.schema;
     this.name = options.name;
     this.isReadOnly = options.isReadOnly;
     this.closeTimeoutMs = options.closeTimeoutMs;
+    this.voteTimeoutMs = options.voteTimeoutMs;
     this.channel = channelOf(this.schema);
   }
 
   private readonly closeTimeoutMs: number;
+  readonly voteTimeoutMs: number;
 
   /** Connects, creates the tables if missing (unless read-only) and starts listening to commits. */
   static async open(options: PostgresStorageOptions): Promise<PostgresStorage> {
@@ -89,6 +96,8 @@ export class PostgresStorage implements Storage, CommitHost {
       throw new InvalidArgumentError('poolSize', `expected a whole number >= 1, got ${String(poolSize)}`);
     }
     const name = options.name ?? `postgres:${schema}`;
+    const closeTimeoutMs = checkMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs');
+    const voteTimeoutMs = checkMs(options.voteTimeoutMs ?? 60_000, 'voteTimeoutMs');
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: poolSize,
@@ -101,7 +110,8 @@ export class PostgresStorage implements Storage, CommitHost {
       schema,
       name,
       isReadOnly: options.isReadOnly ?? false,
-      closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
+      closeTimeoutMs,
+      voteTimeoutMs,
     });
     try {
       if (!storage.isReadOnly) {
@@ -257,6 +267,11 @@ export class PostgresStorage implements Storage, CommitHost {
     if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     const client = await this.pool.connect();
     let failure: unknown;
+    // Between statements the connection is idle; a drop then must not crash the process.
+    const onError = (error: unknown) => {
+      failure ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       // The commit lock: no commit may add revisions while reachability is computed.
@@ -269,6 +284,7 @@ export class PostgresStorage implements Storage, CommitHost {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(failure === undefined ? undefined : new Error('pack failed'));
     }
   }
@@ -320,6 +336,14 @@ export class PostgresStorage implements Storage, CommitHost {
 /** Opens a PostgresStorage from the storage server's config (storage.kind "postgres"). */
 export function openPostgresStorage(options: PostgresStorageOptions): Promise<PostgresStorage> {
   return PostgresStorage.open(options);
+}
+
+/** A duration in whole milliseconds, at least 1. */
+function checkMs(ms: number, argument: string): number {
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw new InvalidArgumentError(argument, `expected a whole number of milliseconds >= 1, got ${String(ms)}`);
+  }
+  return ms;
 }
 
 /** A count argument: a whole number >= 0; a limit may also be Infinity ("no limit"). */

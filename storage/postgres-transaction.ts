@@ -24,6 +24,8 @@ export interface CommitHost {
   readonly schema: string;
   readonly channel: string;
   readonly pool: pg.Pool;
+  /** PostgreSQL ends a voted transaction left idle this long (a hung instance frees the lock). */
+  readonly voteTimeoutMs: number;
   /** Throws StorageClosedError once close has begun; otherwise counts the vote as in progress. */
   enterVote(transaction: PostgresTransaction): void;
   /** The transaction holds no connection any more (finished, aborted or failed). */
@@ -34,6 +36,11 @@ export interface CommitHost {
 export class PostgresTransaction extends BufferedTransaction {
   private client: pg.PoolClient | undefined;
   private pending: Invalidation | undefined;
+  /** Set when the connection fails while idle between vote and finish. */
+  private connectionError: unknown;
+  private readonly onConnectionError = (error: unknown) => {
+    this.connectionError ??= error;
+  };
 
   constructor(
     private readonly host: CommitHost,
@@ -54,7 +61,9 @@ export class PostgresTransaction extends BufferedTransaction {
       const checked = [...oids, ...this.readCurrent.map((r) => oidToDb(r.oid, 'readCurrent.oid'))];
       const client = await this.host.pool.connect();
       this.client = client;
-      await client.query('BEGIN');
+      // A checked-out connection that drops while idle emits 'error'; unheard, that would crash.
+      client.on('error', this.onConnectionError);
+      await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${this.host.voteTimeoutMs}`);
       const s = `"${this.host.schema}"`;
       const { rows } = await client.query(`SELECT last_tid FROM ${s}.commit_state FOR UPDATE`);
       // abort() may have been called while waiting for the lock.
@@ -98,6 +107,7 @@ export class PostgresTransaction extends BufferedTransaction {
     this.expect('voted', 'finish');
     const invalidation = this.pending!;
     try {
+      if (this.connectionError !== undefined) throw this.connectionError;
       await this.client!.query('COMMIT');
     } catch (error) {
       this.phase = 'aborted';
@@ -126,7 +136,7 @@ export class PostgresTransaction extends BufferedTransaction {
     const client = this.client;
     this.client = undefined;
     if (client) {
-      let error = failure;
+      let error = failure ?? this.connectionError;
       if (statement && error === undefined) {
         await client.query(statement).catch((e: unknown) => {
           error = e;
@@ -134,6 +144,7 @@ export class PostgresTransaction extends BufferedTransaction {
       }
       // A connection in an unknown state is destroyed, not reused.
       client.release(error === undefined ? undefined : error instanceof Error ? error : new Error(String(error)));
+      client.removeListener('error', this.onConnectionError);
     }
     this.host.leave(this);
   }

@@ -11,7 +11,7 @@ import type { Invalidation } from '../../storage/contract.js';
 import { PostgresStorage } from '../../storage/postgres-storage.js';
 import { MAX_U64 } from '../../storage/tid.js';
 import { storageConformance } from './conformance.js';
-import { eventually, expectRejection } from './conformance/support.js';
+import { eventually, expectRejection, within } from './conformance/support.js';
 import { dropSchema, openOn, POSTGRES_URL, randomSchemaName, sql, testSchema } from './fixtures/postgres-schemas.js';
 
 storageConformance(t, 'PostgresStorage', async () => {
@@ -237,4 +237,20 @@ t.test('closing leaves no open handles: a process that opened two instances exit
   t.match(output, /"tid":"\d+"/, 'after committing and hearing the commit on the other instance');
   const left = await sql(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'zeo-ts child-%'`);
   t.same(left, [], 'no PostgreSQL connection of the child is left');
+});
+
+t.test('a voted transaction left idle past voteTimeoutMs is rolled back by PostgreSQL and frees the lock', async (t) => {
+  const schema = testSchema(t);
+  const hung = await openOn(t, schema, { name: 'hung', voteTimeoutMs: 300 });
+  const other = await openOn(t, schema, { name: 'other' });
+  const [x, y] = await hung.newOids(2);
+  const voted = await hung.tpcBegin();
+  voted.store(x!, 0n, bytes('never'), []);
+  await voted.vote();
+  const { tid } = await within(10_000, 'a commit on another instance while the first one hangs after vote',
+    other.commit({ stores: [{ oid: y!, baseTid: 0n, data: bytes('y'), refs: [] }] }));
+  await expectRejection(t, voted.finish(), 'ZEO_UNAVAILABLE', {}, 'the late finish says it failed');
+  await expectRejection(t, other.load(x!), 'ZEO_NOT_FOUND', {}, 'nothing of the rolled-back transaction was written');
+  const next = await hung.commit({ stores: [{ oid: x!, baseTid: 0n, data: bytes('x'), refs: [] }] });
+  t.ok(next.tid > tid, 'the instance whose session was ended still commits');
 });

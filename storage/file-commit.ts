@@ -11,7 +11,7 @@
 // them all and fsyncs ONCE. Commits that arrive during that fsync form the next batch, so the
 // batch grows with the fsync latency and N concurrent committers take far fewer than N fsyncs.
 
-import { InvalidArgumentError, StorageClosedError, TransactionStateError } from '../errors.js';
+import { InvalidArgumentError, StorageClosedError } from '../errors.js';
 import { Mutex } from './commit-lock.js';
 import type {
   CommitResult,
@@ -226,21 +226,16 @@ export class FileTransaction extends BufferedTransaction {
     super();
   }
 
-  async vote(): Promise<void> {
-    this.expect('open', 'vote');
-    this.phase = 'voting';
-    try {
-      this.release = await this.committer.lock.acquire();
-      // abort() may have been called while waiting for the lock.
-      if (this.phase !== 'voting') throw new TransactionStateError('cannot vote: the transaction was aborted');
-      await this.committer.validate(this.storeList(), this.readCurrent);
-      this.meta = prepareMeta(this.rawMeta, this.storeList());
-      this.phase = 'voted';
-    } catch (error) {
-      this.phase = 'aborted';
-      this.release?.();
-      throw error;
-    }
+  vote(): Promise<void> {
+    return this.voteWith(
+      async () => {
+        this.release = await this.committer.lock.acquire();
+        if (this.phase !== 'voting') return; // aborted while waiting: voteWith refuses
+        await this.committer.validate(this.storeList(), this.readCurrent);
+        this.meta = prepareMeta(this.rawMeta, this.storeList());
+      },
+      () => this.release?.(),
+    );
   }
 
   async finish(): Promise<CommitResult> {

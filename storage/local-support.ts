@@ -131,6 +131,26 @@ export abstract class BufferedTransaction implements StorageTransaction {
     return [...this.stores.values()];
   }
 
+  /**
+   * Runs `step` (take the commit lock, detect conflicts) as the vote. If abort() came while the
+   * step waited, or the step failed, the transaction is aborted and `undo` releases what the
+   * step took.
+   */
+  protected async voteWith(step: () => Promise<void>, undo: () => void): Promise<void> {
+    this.expect('open', 'vote');
+    this.phase = 'voting';
+    try {
+      await step();
+      // abort() may have been called while the step waited (for the lock, for the server).
+      if (this.phase !== 'voting') throw new TransactionStateError('cannot vote: the transaction was aborted');
+      this.phase = 'voted';
+    } catch (error) {
+      this.phase = 'aborted';
+      undo();
+      throw error;
+    }
+  }
+
   abstract vote(): Promise<void>;
   abstract finish(): Promise<CommitResult>;
   abstract abort(): Promise<void>;

@@ -1,7 +1,7 @@
 // MemoryStorage: the whole Storage contract (MVCC, history, iterator, pack) held in memory.
 // For tests and ephemeral sites; also the reference implementation the others are compared to.
 
-import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError, TransactionStateError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError } from '../errors.js';
 import { Mutex } from './commit-lock.js';
 import type {
   CommitRequest,
@@ -265,19 +265,13 @@ class MemoryTransaction extends BufferedTransaction {
     super();
   }
 
-  async vote(): Promise<void> {
-    this.expect('open', 'vote');
-    this.phase = 'voting';
-    try {
-      this.release = await this.storage.lockAndCheck(this.storeList(), this.readCurrent);
-      // abort() may have been called while waiting for the lock.
-      if (this.phase !== 'voting') throw new TransactionStateError('cannot vote: the transaction was aborted');
-      this.phase = 'voted';
-    } catch (error) {
-      this.phase = 'aborted';
-      this.release?.();
-      throw error;
-    }
+  vote(): Promise<void> {
+    return this.voteWith(
+      async () => {
+        this.release = await this.storage.lockAndCheck(this.storeList(), this.readCurrent);
+      },
+      () => this.release?.(),
+    );
   }
 
   async finish(): Promise<CommitResult> {

@@ -3,7 +3,7 @@
 // finish sends tpcFinish. The whole transaction stays on the connection it voted on: if that
 // connection is lost the server aborts it, and finish fails with UnavailableError.
 
-import { TransactionStateError, UnavailableError } from '../../errors.js';
+import { UnavailableError } from '../../errors.js';
 import type { CommitResult, StoreRequest, Tid, TransactionMeta } from '../contract.js';
 import { BufferedTransaction } from '../local-support.js';
 import type { WireCommitResult } from '../server/messages.js';
@@ -31,21 +31,16 @@ export class ClientTransaction extends BufferedTransaction {
   }
 
   async vote(): Promise<void> {
-    this.expect('open', 'vote');
-    this.phase = 'voting';
-    try {
-      const connection = await this.host.connected();
-      this.connection = connection;
-      this.txnId = await connection.request<number>('tpcBegin', [this.meta]);
-      await connection.request('tpcVote', [this.txnId, this.storeList(), this.readCurrent]);
-      if (this.phase !== 'voting') throw new TransactionStateError('the transaction was aborted while it voted');
-      this.phase = 'voted';
-      this.host.track(new Promise<void>((resolve) => (this.settle = resolve)));
-    } catch (error) {
-      this.phase = 'aborted';
-      this.sendAbort();
-      throw error;
-    }
+    await this.voteWith(
+      async () => {
+        const connection = await this.host.connected();
+        this.connection = connection;
+        this.txnId = await connection.request<number>('tpcBegin', [this.meta]);
+        await connection.request('tpcVote', [this.txnId, this.storeList(), this.readCurrent]);
+      },
+      () => this.sendAbort(),
+    );
+    this.host.track(new Promise<void>((resolve) => (this.settle = resolve)));
   }
 
   async finish(): Promise<CommitResult> {

@@ -7,8 +7,10 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { Invalidation } from '../../storage/contract.js';
+import { ClientStorage } from '../../storage/client/client-storage.js';
+import type { Invalidation, Storage } from '../../storage/contract.js';
 import { PostgresStorage } from '../../storage/postgres-storage.js';
+import { startStorageServer } from '../../storage/server/storage-server.js';
 import { MAX_U64 } from '../../storage/tid.js';
 import { storageConformance } from './conformance.js';
 import { eventually, expectRejection, within } from './conformance/support.js';
@@ -32,7 +34,7 @@ const bytes = (text: string) => encoder.encode(text);
 const decode = (data: Uint8Array) => new TextDecoder().decode(data);
 
 /** Every invalidation a storage's listeners hear, from now on. */
-function heardBy(storage: PostgresStorage): Invalidation[] {
+function heardBy(storage: Storage): Invalidation[] {
   const heard: Invalidation[] = [];
   storage.onInvalidation((inv) => heard.push(inv));
   return heard;
@@ -253,4 +255,34 @@ t.test('a voted transaction left idle past voteTimeoutMs is rolled back by Postg
   await expectRejection(t, other.load(x!), 'ZEO_NOT_FOUND', {}, 'nothing of the rolled-back transaction was written');
   const next = await hung.commit({ stores: [{ oid: x!, baseTid: 0n, data: bytes('x'), refs: [] }] });
   t.ok(next.tid > tid, 'the instance whose session was ended still commits');
+});
+
+t.test('two storage servers on one schema: commits through one reach clients of the other; a client fails over', async (t) => {
+  const schema = testSchema(t);
+  const quiet = () => undefined;
+  const [pg1, pg2] = [await openOn(t, schema, { name: 'server-1' }), await openOn(t, schema, { name: 'server-2' })];
+  const server1 = await startStorageServer({ storages: { main: pg1 }, log: quiet });
+  const server2 = await startStorageServer({ storages: { main: pg2 }, log: quiet });
+  const [address1, address2] = [server1, server2].map((server) => `127.0.0.1:${server.address.port}`);
+  const watcher = await ClientStorage.open({ servers: [address2!], log: quiet });
+  const client = await ClientStorage.open({ servers: [address1!, address2!], unavailableTimeoutMs: 20_000, log: quiet });
+  t.teardown(async () => {
+    await Promise.all([client.close(), watcher.close()]);
+    await Promise.all([server1.close(), server2.close()]);
+  });
+  const heard = heardBy(watcher);
+  t.equal(client.stats().server, address1, 'the client uses the first server listed');
+
+  const [x] = await client.newOids(1);
+  const t1 = (await client.commit({ stores: [{ oid: x!, baseTid: 0n, data: bytes('one'), refs: [] }] })).tid;
+  await eventually('the watcher hears the commit made through the other server', () => heard.some((inv) => inv.tid === t1));
+  t.same(await watcher.load(x!), { data: bytes('one'), tid: t1 }, 'and loads it');
+
+  await server1.close();
+  const t2 = (await client.commit({ stores: [{ oid: x!, baseTid: t1, data: bytes('two'), refs: [] }] })).tid;
+  t.equal(client.stats().server, address2, 'with the first server gone, the client committed through the second');
+  t.ok(t2 > t1);
+  await eventually('the watcher hears the commit after the failover', () => heard.some((inv) => inv.tid === t2));
+  t.same(heard.map((inv) => inv.tid), [t1, t2], 'each commit heard once, in order');
+  t.same(await client.load(x!), { data: bytes('two'), tid: t2 }, 'the client reads its own write after the failover');
 });

@@ -33,11 +33,27 @@ function latencyChart(results: SiteBenchResults, scenario: string): string {
   return barChart({ title: `${scenario}: latency with ${workers} workers`, xLabel: 'target', yLabel: 'ms', groups });
 }
 
+function cpuChart(results: SiteBenchResults, scenario: string): string | null {
+  const steps = results.steps.filter((s) => s.scenario === scenario && s.cpu);
+  if (steps.length === 0) return null;
+  const workers = Math.max(0, ...steps.map((s) => s.workers));
+  const groups: BarGroup[] = steps.filter((s) => s.workers === workers).map((s) => ({
+    label: s.target,
+    bars: [
+      { name: 'app tier', value: s.cpu!.totalMs * 1000 },
+      { name: 'router thread', value: (s.cpu!.routerMs ?? 0) * 1000 },
+      { name: 'storage server', value: (s.cpu!.storageMs ?? 0) * 1000 },
+    ],
+  }));
+  return barChart({ title: `${scenario}: CPU per request, ${workers} workers`, xLabel: 'target', yLabel: 'µs', groups });
+}
+
 export function formatHtmlReport(results: SiteBenchResults): string {
   const scenarios = SCENARIO_NAMES.filter((name) => results.steps.some((s) => s.scenario === name && s.load));
   const charts = scenarios.map((name) =>
     `<section><h2>${escapeXml(name)} <small>${escapeXml(SCENARIOS[name].description)}</small></h2>` +
-    `<div class="charts">${throughputChart(results, name)}${latencyChart(results, name)}</div></section>`).join('\n');
+    `<div class="charts">${throughputChart(results, name)}${latencyChart(results, name)}${cpuChart(results, name) ?? ''}</div>` +
+    '</section>').join('\n');
   const rows = resultRows(results).map((row) =>
     `<tr>${row.map((cell, i) => `<td${i === 1 || i >= 3 ? ' class="n"' : ''}>${escapeXml(cell)}</td>`).join('')}</tr>`);
   const goals = results.goals.map((goal) => {

@@ -49,7 +49,8 @@ t.test('rows are ordered by scenario, workers, then target', async (t) => {
 t.test('the HTML report is self-contained: inline SVG charts, no script, nothing fetched', async (t) => {
   const html = formatHtmlReport(fakeResults());
   t.match(html, /^<!doctype html>/);
-  t.equal((html.match(/<svg /g) ?? []).length, 4, 'throughput and latency charts for each of the two scenarios');
+  t.equal((html.match(/<svg /g) ?? []).length, 6, 'throughput, latency and CPU charts for each of the two scenarios');
+  t.match(html, /read-mostly: CPU per request, 2 workers/);
   t.notMatch(html, /<script/i);
   t.notMatch(html, /(src|href)="(https?:)?\/\//i, 'no external resource');
   t.match(html, /Test CPU &lt;fast&gt;/, 'text is escaped');

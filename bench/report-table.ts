@@ -105,7 +105,7 @@ export function formatTextReport(results: SiteBenchResults): string {
       (results.options.sweepSeconds ? ` (and a cache sweep of <= ${results.options.sweepSeconds} s per started target)` : '') + ', ' +
       `${results.options.connections} connections, ${results.options.productCount} products; ` +
       'cpu = CPU time per request of the app tier (router + workers, or balancer + app servers), ' +
-      'router = the router thread alone, storage = the storage server',
+      'router = the router thread alone, storage = the storage server (for postgres: its backends)',
     '',
     formatTable(TABLE_HEADERS, resultRows(results), right),
     '',

@@ -11,7 +11,7 @@ import { FAULTS_ENV } from './apps/faults.js';
 import { nodeAppLauncher } from './baselines/app-spec.js';
 import { startClusterTarget } from './baselines/cluster.js';
 import { findNginx, startNginxTarget } from './baselines/nginx.js';
-import { createCatalogueSchema, dropCatalogueSchema, newSchemaName } from './baselines/postgres-app.js';
+import { backendPids, createCatalogueSchema, dropCatalogueSchema, newSchemaName } from './baselines/postgres-app.js';
 import { runFaultScenario } from './fault-run.js';
 import { checkGoals } from './goals.js';
 import { startSiteTarget, startWithStorageServer, type ZeoLaunchOptions } from './launch/zeo-site.js';
@@ -83,7 +83,7 @@ async function* measureTarget(target: RunningTarget, targetName: TargetName, wor
     progress(`${targetName} · ${workers} workers · ${name}: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s`);
     if (options.warmupSeconds > 0) await drive(scenario, options.warmupSeconds);
     const before = target.adminUrl ? await readStatus(target.adminUrl) : null;
-    const scope = target.cpuScope?.() ?? null;
+    const scope = (await target.cpuScope?.()) ?? null;
     const cpuBefore = scope && readCpu(scope);
     const load = await drive(scenario, options.durationSeconds);
     const cpuAfter = scope && readCpu(scope);
@@ -140,11 +140,17 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
         return startWithStorageServer(zeoOptions(), (app) => startClusterTarget(app, workers, options));
       case 'nginx':
         return startWithStorageServer(zeoOptions(), (app) => startNginxTarget(nginxPath!, app, workers, options));
-      case 'postgres':
-        return startClusterTarget(nodeAppLauncher({
+      case 'postgres': {
+        const cluster = await startClusterTarget(nodeAppLauncher({
           kind: 'postgres', productCount: options.productCount, connectionString: options.postgresUrl,
           schema: schema!, poolSize: options.postgresPoolSize,
         }, isFaultable ? { [FAULTS_ENV]: '1' } : {}), workers, options);
+        return {
+          ...cluster,
+          cpuScope: async () => ({ ...(await cluster.cpuScope!()),
+            storagePids: await backendPids(options.postgresUrl, schema!).catch(() => []) }),
+        };
+      }
     }
   };
 

@@ -9,7 +9,7 @@ export const TARGET_DESCRIPTIONS: Record<TargetName, string> = {
   site: 'zeo router + local worker threads (in-process dispatch)',
   cluster: 'node:cluster, one stand-alone zeo app server per worker, no router',
   nginx: 'nginx (round-robin, keep-alive) in front of stand-alone zeo app servers',
-  postgres: 'same app on node:cluster, data in PostgreSQL on every request',
+  postgres: 'same app on node:cluster, data in PostgreSQL on every request (its "storage" CPU is the PostgreSQL backends serving it)',
 };
 
 export interface RunningTarget {
@@ -18,7 +18,7 @@ export interface RunningTarget {
   adminUrl: string | null;
   /** Worker processes that exited while running (cluster reforks), where the target can tell. */
   workerExits(): number;
-  /** The processes whose CPU the step counts (read at each reading: workers may be reforked). */
-  cpuScope?(): CpuScope;
+  /** The processes whose CPU the step counts (asked before each step: workers may be reforked). */
+  cpuScope?(): CpuScope | Promise<CpuScope>;
   close(): Promise<void>;
 }

@@ -63,6 +63,19 @@ export async function dropCatalogueSchema(connectionString: string, schema: stri
   }
 }
 
+/** The PostgreSQL server processes serving the baseline's pools (to count their CPU). */
+export async function backendPids(connectionString: string, schema: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const result = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1', [schema]);
+    return result.rows.map((row) => row.pid);
+  } finally {
+    await client.end();
+  }
+}
+
 interface ProductRow {
   id: number;
   name: string;
@@ -95,7 +108,9 @@ export class PostgresCatalogueStore implements CatalogueStore {
   constructor(options: PostgresCatalogueOptions) {
     const s = checkSchemaName(options.schema);
     this.productCount = options.productCount;
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 8 });
+    // The schema name doubles as application_name, so the bench can find these backends' pids.
+    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 8,
+      application_name: options.schema });
     this.pool.on('error', () => {
       // an idle client lost its connection; the pool replaces it on the next query
     });

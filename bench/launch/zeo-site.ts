@@ -143,7 +143,7 @@ export async function startWithStorageServer(options: ZeoLaunchOptions,
   }
   return {
     ...target,
-    cpuScope: () => ({ ...target.cpuScope?.() ?? { pids: [] }, storagePids: [storage.pid] }),
+    cpuScope: async () => ({ ...(await target.cpuScope?.()) ?? { pids: [] }, storagePids: [storage.pid] }),
     close: async () => {
       await target.close();
       await stopAll();

@@ -6,7 +6,9 @@ import { makeProduct } from '../../bench/apps/catalogue-data.js';
 import { nodeAppLauncher } from '../../bench/baselines/app-spec.js';
 import { startClusterTarget } from '../../bench/baselines/cluster.js';
 import { findNginx, nginxConfig, startNginxTarget } from '../../bench/baselines/nginx.js';
-import { createCatalogueSchema, DEFAULT_POSTGRES_URL, dropCatalogueSchema, newSchemaName } from '../../bench/baselines/postgres-app.js';
+import {
+  backendPids, createCatalogueSchema, DEFAULT_POSTGRES_URL, dropCatalogueSchema, newSchemaName,
+} from '../../bench/baselines/postgres-app.js';
 import { runLoad } from '../../bench/load.js';
 import { SCENARIOS } from '../../bench/scenarios.js';
 
@@ -65,6 +67,8 @@ t.test('the PostgreSQL baseline serves from its own schema', async (t) => {
   const page = await (await fetch(`${target.url}/catalogue?page=4`)).text();
   t.equal((page.match(/<li>/g) ?? []).length, 50, 'a page lists 50 products');
   t.equal((await fetch(`${target.url}/catalogue?page=5`)).status, 404, 'past the last page');
+  const pids = await backendPids(DEFAULT_POSTGRES_URL, schema);
+  t.ok(pids.length >= 1 && pids.length <= 4, `${pids.length} PostgreSQL backends serve the two pools of 2`);
 });
 
 t.test('nginx config: every upstream, keep-alive, loopback only, files in the folder', async (t) => {

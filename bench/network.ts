@@ -281,7 +281,10 @@ export async function runNetworkBench(options: NetworkBenchOptions = {}): Promis
   const timeoutMs = options.stepTimeoutMs ?? 120_000;
   const log = options.log ?? ((line: string) => console.log(line));
   const children = new Children(options.verbose ?? false);
+  let isInterrupted = false;
   const onSignal = () => {
+    if (isInterrupted) return;
+    isInterrupted = true;
     process.stderr.write('zeo bench network: interrupted; stopping its processes\n');
     children.stopAll().finally(() => process.exit(130));
   };
@@ -328,6 +331,8 @@ export async function runNetworkBench(options: NetworkBenchOptions = {}): Promis
     return result;
   } finally {
     await children.stopAll();
+    // The run fails as its children die: exit as interrupted, not with that failure.
+    if (isInterrupted) process.exit(130);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', onExit);

@@ -40,7 +40,7 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --verbose            show the children's output
       --cpu-prof DIR       every zeo process and worker thread writes a CPU profile into DIR
                            (summarise: node dist/bench/profile-summary.js DIR/<target>)
-zeo bench storage|objects|invalidation [--name value ...]: the lower-level benchmarks
+zeo bench storage|objects|invalidation|network [--name value ...]: the lower-level benchmarks
 `;
 
 const ALL_TARGETS: TargetName[] = ['site', 'cluster', 'nginx', 'postgres'];
@@ -50,6 +50,7 @@ const OTHER_BENCHES: Record<string, { module: string; exportName: string }> = {
   storage: { module: './storage.js', exportName: 'runStorageBench' },
   objects: { module: './objects.js', exportName: 'runObjectsBench' },
   invalidation: { module: './invalidation.js', exportName: 'runInvalidationBench' },
+  network: { module: './network.js', exportName: 'runNetworkBench' },
 };
 
 function positiveInteger(flag: string, text: string, max = 1_000_000): number {

@@ -66,8 +66,9 @@ export class WorkerBackend extends EventEmitter implements Backend {
     };
     this.worker = new Worker(WORKER_ENTRY, {
       workerData: data,
-      // The hard stop; the pool recycles a worker politely well before, at memoryLimitMb.
-      resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb + Math.max(64, Math.ceil(memoryLimitMb / 2)) },
+      // The hard stop, at twice the limit (or the limit + 128 MB): the pool recycles a worker
+      // politely at memoryLimitMb, and a request that grows the heap past it must still finish.
+      resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb + Math.max(128, memoryLimitMb) },
       stdout: false,
       stderr: false,
     });

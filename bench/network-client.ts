@@ -64,6 +64,8 @@ export interface LoadResult {
   conflictRetries: number;
   /** Write transactions whose ConflictError outlived every retry. */
   failedWrites: number;
+  /** Loads this client's caches could not answer (objects invalidated by others' commits). */
+  serverLoads: number;
   readLatenciesMs: number[];
   writeLatenciesMs: number[];
 }
@@ -199,12 +201,13 @@ async function loadRole(task: ClientTask): Promise<LoadResult> {
   const n = task.objects;
   const writeRatio = task.writeRatio ?? 0.05;
   const readsPerTransaction = task.readsPerTransaction ?? 10;
-  return withDb(task, null, async (db) => {
+  return withDb(task, null, async (db, storage) => {
     await db.read(readAll); // every object in this client's caches: the steady state of a busy worker
     const go = waitForGo();
     process.send!({ type: 'ready' });
     await go;
-    const result: LoadResult = { elapsedMs: 0, reads: 0, writes: 0, conflictRetries: 0, failedWrites: 0, readLatenciesMs: [], writeLatenciesMs: [] };
+    const result: LoadResult = { elapsedMs: 0, reads: 0, writes: 0, conflictRetries: 0, failedWrites: 0, serverLoads: 0, readLatenciesMs: [], writeLatenciesMs: [] };
+    const missesBefore = storage.stats().cache.misses;
     const start = performance.now();
     const deadline = start + (task.durationMs ?? 5_000);
     while (performance.now() < deadline) {
@@ -226,6 +229,7 @@ async function loadRole(task: ClientTask): Promise<LoadResult> {
     }
     result.elapsedMs = performance.now() - start;
     result.conflictRetries = db.stats().conflicts;
+    result.serverLoads = storage.stats().cache.misses - missesBefore;
     return result;
   });
 }

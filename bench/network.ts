@@ -67,6 +67,8 @@ export interface ConcurrencyRow {
   writes: number;
   conflictRetries: number;
   failedWrites: number;
+  /** Loads that went to the server (the clients' caches had lost those objects to invalidations). */
+  serverLoads: number;
   p50Ms: number;
   p99Ms: number;
   readP50Ms: number;
@@ -199,6 +201,7 @@ export function concurrencyRow(clients: number, results: LoadResult[]): Concurre
     writes: sum((r) => r.writes),
     conflictRetries: sum((r) => r.conflictRetries),
     failedWrites: sum((r) => r.failedWrites),
+    serverLoads: sum((r) => r.serverLoads),
     p50Ms: round3(percentile(all, 50)),
     p99Ms: round3(percentile(all, 99)),
     readP50Ms: round3(percentile(reads, 50)),
@@ -243,10 +246,10 @@ async function concurrencySteps(children: Children, settings: { objects: number;
 export function formatNetworkTables(result: NetworkBenchResult): string {
   const labels = { network: 'storage server (FileStorage), over TCP', file: 'local FileStorage' } as const;
   const phaseRows = (['network', 'file'] as const).map((kind) => [labels[kind], ...NETWORK_PHASES.map((p) => formatCount(result.objectsPerSecond[kind][p]))]);
-  const headers = ['clients', 'tx/s', 'reads', 'writes', 'conflict retries', 'failed writes', 'p50 ms', 'p99 ms', 'read p50', 'write p50', 'write p99'];
+  const headers = ['clients', 'tx/s', 'reads', 'writes', 'conflict retries', 'failed writes', 'server loads', 'p50 ms', 'p99 ms', 'read p50', 'write p50', 'write p99'];
   const rows = result.concurrency.map((r) => [
     String(r.clients), formatCount(r.transactionsPerSecond), formatCount(r.reads), formatCount(r.writes), String(r.conflictRetries),
-    String(r.failedWrites), formatMs(r.p50Ms), formatMs(r.p99Ms), formatMs(r.readP50Ms), formatMs(r.writeP50Ms), formatMs(r.writeP99Ms),
+    String(r.failedWrites), formatCount(r.serverLoads), formatMs(r.p50Ms), formatMs(r.p99Ms), formatMs(r.readP50Ms), formatMs(r.writeP50Ms), formatMs(r.writeP99Ms),
   ]);
   return [
     `zodbshootout phases, ${result.objects} objects, objects/second (median of ${result.runs} runs)`,

@@ -33,7 +33,7 @@ function descendants(pid: number): number[] {
 
 t.test('a concurrency row adds up its clients and takes percentiles over all of them', async (t) => {
   const client = (reads: number[], writes: number[], retries: number, failed: number): LoadResult => ({
-    elapsedMs: 2_000, reads: reads.length, writes: writes.length, conflictRetries: retries, failedWrites: failed,
+    elapsedMs: 2_000, reads: reads.length, writes: writes.length, conflictRetries: retries, failedWrites: failed, serverLoads: failed * 5,
     readLatenciesMs: reads, writeLatenciesMs: writes,
   });
   const row = concurrencyRow(2, [client([1, 1, 1, 1], [10], 2, 0), client([1, 1, 1], [20, 30], 1, 1)]);
@@ -43,6 +43,7 @@ t.test('a concurrency row adds up its clients and takes percentiles over all of 
   t.equal(row.writes, 3);
   t.equal(row.conflictRetries, 3);
   t.equal(row.failedWrites, 1);
+  t.equal(row.serverLoads, 5);
   t.equal(row.p50Ms, 1);
   t.equal(row.p99Ms, 30);
   t.equal(row.writeP50Ms, 20);

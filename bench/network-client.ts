@@ -11,7 +11,7 @@
 //   load   after 'go', transactions for a fixed time: mostly reads of random objects, some
 //          updates of 1-2 random objects; latencies, conflict retries and failures reported
 //
-// Each role first runs the same code paths on objects under another root key ('warmup'), through
+// first and warm first run the same code paths on objects under another root key ('warmup'), through
 // clients that are then thrown away, so V8's JIT is warm while the measured caches are not: a
 // phase measures cache state, not a cold compiler (as bench/objects.ts's untimed first run does).
 

@@ -361,7 +361,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     objects: flag('--objects'),
     runs: flag('--runs'),
     duration: flag('--duration'),
-    clients: clientsFlag >= 0 ? process.argv[clientsFlag + 1]!.split(',').map(Number) : undefined,
+    clients: clientsFlag >= 0 ? (process.argv[clientsFlag + 1] ?? '').split(',').map(Number) : undefined,
     verbose: process.argv.includes('--verbose'),
   }).then(
     () => process.exit(0),

@@ -23,7 +23,7 @@ commands:
   scale N            change the number of workers of a running site
   reload             replace every worker of a running site, one by one
   status             show a running site's workers and their health (--json for JSON)
-  bench [what] ...   load tests: site (default), storage, objects, invalidation
+  bench [what] ...   load tests: site (default), storage, objects, network, invalidation
   config [print|schema|env]
                      print the effective config, its JSON Schema, or the ZEO_* variables
   help               this text

@@ -18,7 +18,7 @@ import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios.j
 import { runSiteBench, type SiteBenchOptions } from './site.js';
 import type { TargetName } from './targets.js';
 
-export const BENCH_USAGE = `usage: zeo bench [site|storage|objects|invalidation] [options]
+export const BENCH_USAGE = `usage: zeo bench [site|storage|objects|invalidation|network] [options]
 
 zeo bench site (the default): the site and its baselines under autocannon load
   -c, --config FILE        config to launch the site from (default: the usual lookup)
@@ -109,7 +109,8 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
   if (rest.includes('--help') || rest.includes('-h') || what === 'help') return { kind: 'help' };
   if (OTHER_BENCHES[what]) return { kind: 'other', what, options: flagsToOptions(rest) };
   if (what !== 'site') {
-    throw new InvalidArgumentError('zeo bench', `unknown benchmark ${JSON.stringify(what)}; use site, storage, objects or invalidation`);
+    throw new InvalidArgumentError('zeo bench',
+      `unknown benchmark ${JSON.stringify(what)}; use site, ${Object.keys(OTHER_BENCHES).join(', ')}`);
   }
   let parsed;
   try {

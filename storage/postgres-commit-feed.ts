@@ -52,8 +52,13 @@ export class CommitFeed {
   static async start(options: CommitFeedOptions): Promise<CommitFeed> {
     const feed = new CommitFeed(options);
     await feed.listen();
-    const { rows } = await options.pool.query(`SELECT last_tid FROM "${options.schema}".commit_state`);
-    feed.lastEmitted = (rows[0] as { last_tid: bigint }).last_tid;
+    try {
+      const { rows } = await options.pool.query(`SELECT last_tid FROM "${options.schema}".commit_state`);
+      feed.lastEmitted = (rows[0] as { last_tid: bigint }).last_tid;
+    } catch (error) {
+      await feed.close();
+      throw error;
+    }
     return feed;
   }
 

@@ -333,9 +333,25 @@ export class PostgresStorage implements Storage, CommitHost {
   }
 }
 
-/** Opens a PostgresStorage from the storage server's config (storage.kind "postgres"). */
-export function openPostgresStorage(options: PostgresStorageOptions): Promise<PostgresStorage> {
-  return PostgresStorage.open(options);
+/**
+ * Opens the PostgresStorage of a storage server's config section (storage.kind "postgres"):
+ * `openPostgresStorage(config.storage)`. Structurally typed, so storage/ imports nothing above it.
+ */
+export function openPostgresStorage(settings: {
+  name: string;
+  postgresUrl: string | null;
+  postgresSchema: string;
+  isReadOnly?: boolean;
+}): Promise<PostgresStorage> {
+  if (settings.postgresUrl === null) {
+    throw new InvalidArgumentError('storage.postgresUrl', 'a postgres:// URL is needed for storage kind "postgres"');
+  }
+  return PostgresStorage.open({
+    connectionString: settings.postgresUrl,
+    schema: settings.postgresSchema,
+    name: settings.name,
+    isReadOnly: settings.isReadOnly ?? false,
+  });
 }
 
 /** A duration in whole milliseconds, at least 1. */

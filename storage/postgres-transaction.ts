@@ -99,6 +99,7 @@ export class PostgresTransaction extends BufferedTransaction {
     } catch (error) {
       this.phase = 'aborted';
       await this.release('ROLLBACK');
+      this.host.leave(this);
       throw error;
     }
   }
@@ -112,13 +113,16 @@ export class PostgresTransaction extends BufferedTransaction {
     } catch (error) {
       this.phase = 'aborted';
       await this.release(undefined, error);
+      this.host.leave(this);
       throw new UnavailableError(
         `PostgreSQL failed during COMMIT of transaction ${invalidation.tid} (${String(error)}); it may or may not ` +
           'have committed: reload the objects before trying again', { cause: error });
     }
     this.phase = 'finished';
     await this.release();
+    // Still counted as in progress until emitted, so a close racing this finish waits for it.
     await this.host.emitOwn(invalidation);
+    this.host.leave(this);
     return { tid: invalidation.tid, invalidations: [] };
   }
 
@@ -128,7 +132,9 @@ export class PostgresTransaction extends BufferedTransaction {
     this.phase = 'aborted';
     // A vote in progress sees the phase change and rolls back itself; waiting for it here could
     // wait for another transaction's finish.
-    if (!isVoting) await this.release('ROLLBACK');
+    if (isVoting) return;
+    await this.release('ROLLBACK');
+    this.host.leave(this);
   }
 
   /** Ends the PostgreSQL transaction (if a statement is given) and returns the connection. */
@@ -146,7 +152,6 @@ export class PostgresTransaction extends BufferedTransaction {
       client.release(error === undefined ? undefined : error instanceof Error ? error : new Error(String(error)));
       client.removeListener('error', this.onConnectionError);
     }
-    this.host.leave(this);
   }
 
   /** Close gave up waiting for this transaction: roll it back. */
@@ -154,6 +159,7 @@ export class PostgresTransaction extends BufferedTransaction {
     if (this.phase === 'voted') {
       this.phase = 'aborted';
       await this.release('ROLLBACK');
+      this.host.leave(this);
     }
   }
 }

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { ClientStorage } from '../../storage/client/client-storage.js';
 import type { Invalidation, Storage } from '../../storage/contract.js';
-import { PostgresStorage } from '../../storage/postgres-storage.js';
+import { openPostgresStorage, PostgresStorage, type PostgresStorageOptions } from '../../storage/postgres-storage.js';
 import { startStorageServer } from '../../storage/server/storage-server.js';
 import { MAX_U64 } from '../../storage/tid.js';
 import { storageConformance } from './conformance.js';
@@ -285,4 +285,25 @@ t.test('two storage servers on one schema: commits through one reach clients of 
   await eventually('the watcher hears the commit after the failover', () => heard.some((inv) => inv.tid === t2));
   t.same(heard.map((inv) => inv.tid), [t1, t2], 'each commit heard once, in order');
   t.same(await client.load(x!), { data: bytes('two'), tid: t2 }, 'the client reads its own write after the failover');
+});
+
+t.test('options are checked at open; an unreachable database is UnavailableError', async (t) => {
+  const open = (options: Partial<PostgresStorageOptions>) => () =>
+    PostgresStorage.open({ connectionString: POSTGRES_URL, ...options } as PostgresStorageOptions);
+  await expectRejection(t, open({ schema: 'Bad-Name' }), 'ZEO_INVALID_ARGUMENT', { argument: 'schema' }, 'a schema name that is no plain identifier');
+  await expectRejection(t, open({ connectionString: '' }), 'ZEO_INVALID_ARGUMENT', {}, 'no connection string');
+  await expectRejection(t, open({ schema: randomSchemaName(), poolSize: 0 }), 'ZEO_INVALID_ARGUMENT', {}, 'poolSize 0');
+  await expectRejection(t, open({ schema: randomSchemaName(), isReadOnly: true }), 'ZEO_INVALID_ARGUMENT',
+    { argument: 'schema' }, 'read-only on a schema without tables (a read-only instance creates nothing)');
+  await expectRejection(t, open({ connectionString: 'postgres://postgres@127.0.0.1:1/test', schema: randomSchemaName() }),
+    'ZEO_UNAVAILABLE', {}, 'nothing listens on the port');
+  await expectRejection(t, () => openPostgresStorage({ name: 'main', postgresUrl: null, postgresSchema: 'zeo' }),
+    'ZEO_INVALID_ARGUMENT', { argument: 'storage.postgresUrl' }, 'openPostgresStorage without a URL');
+
+  const schema = testSchema(t);
+  const storage = await openPostgresStorage({ name: 'main', postgresUrl: POSTGRES_URL, postgresSchema: schema });
+  t.teardown(() => storage.close());
+  t.equal(storage.name, 'main', 'openPostgresStorage takes the config section as it is');
+  const { tid } = await storage.commit({ stores: [{ oid: 0n, baseTid: 0n, data: bytes('root'), refs: [] }] });
+  t.equal(await storage.lastTransaction(), tid);
 });

@@ -18,10 +18,11 @@
 // OIDs and TIDs are unsigned 64-bit in zeo-ts and signed bigint in PostgreSQL: values up to
 // 2^63 - 1 map unchanged (TIDs from storage/tid.ts are about 2^57); larger OIDs are refused.
 // int8 comes back from this storage's pool as a JS bigint through a per-pool type parser, so a
-// global pg.types setting elsewhere in the process changes nothing here.
+// global pg.types setting elsewhere in the process changes nothing here. A database that cannot
+// be reached becomes UnavailableError, the code callers already retry on.
 
 import pg from 'pg';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, UnavailableError, ZeoError } from '../errors.js';
 import type { Oid, Tid } from './contract.js';
 
 export const MAX_I64 = (1n << 63n) - 1n;
@@ -112,4 +113,18 @@ export async function ensureSchema(client: pg.ClientBase, schema: string): Promi
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * zeo-ts errors pass through; a lost connection or a database shutting down becomes
+ * UnavailableError (with the pg error as cause); anything else (a bug in a statement) is kept.
+ */
+export function asStorageError(error: unknown, storageName: string): unknown {
+  if (error instanceof ZeoError) return error;
+  const sqlState = (error as { code?: unknown } | null)?.code;
+  const isServerError = typeof (error as { severity?: unknown } | null)?.severity === 'string';
+  // 08: connection exception, 53: insufficient resources, 57: operator intervention (shutdown).
+  const isUnavailable = !isServerError || (typeof sqlState === 'string' && /^(08|53|57)/.test(sqlState));
+  if (!isUnavailable) return error;
+  return new UnavailableError(`PostgreSQL storage ${storageName} cannot reach its database: ${String(error)}`, { cause: error });
 }

@@ -30,7 +30,16 @@ import { decodeMeta } from './file-format.js';
 import { checkCommitRequest, InvalidationListeners } from './local-support.js';
 import { CommitFeed } from './postgres-commit-feed.js';
 import { packLocked } from './postgres-pack.js';
-import { bigintTypes, channelOf, checkSchemaName, ensureSchema, MAX_I64, oidToDb, tidBoundToDb } from './postgres-schema.js';
+import {
+  asStorageError,
+  bigintTypes,
+  channelOf,
+  checkSchemaName,
+  ensureSchema,
+  MAX_I64,
+  oidToDb,
+  tidBoundToDb,
+} from './postgres-schema.js';
 import { PostgresTransaction, type CommitHost } from './postgres-transaction.js';
 import { checkU64 } from './tid.js';
 
@@ -144,6 +153,15 @@ export class PostgresStorage implements Storage, CommitHost {
     if (this.isClosed) throw new StorageClosedError(this.name);
   }
 
+  /** A pool query whose connection failures are UnavailableError. */
+  private async query(text: string, params?: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.pool.query(text, params);
+    } catch (error) {
+      throw asStorageError(error, this.name);
+    }
+  }
+
   private get tables(): string {
     return `"${this.schema}"`;
   }
@@ -151,7 +169,7 @@ export class PostgresStorage implements Storage, CommitHost {
   async load(oid: Oid): Promise<LoadResult> {
     this.assertOpen();
     checkU64(oid, 'oid');
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT tid, data FROM ${this.tables}.objects WHERE oid = $1 ORDER BY tid DESC LIMIT 1`, [oidToDb(oid)]);
     const row = rows[0] as { tid: bigint; data: Buffer } | undefined;
     if (!row) throw new NotFoundError(oid);
@@ -162,7 +180,7 @@ export class PostgresStorage implements Storage, CommitHost {
     this.assertOpen();
     checkU64(oid, 'oid');
     checkU64(beforeTid, 'beforeTid');
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT o.tid, o.data,
          (SELECT min(n.tid) FROM ${this.tables}.objects n WHERE n.oid = o.oid AND n.tid > o.tid) AS end_tid,
          EXISTS (SELECT 1 FROM ${this.tables}.objects e WHERE e.oid = $1) AS does_exist
@@ -188,7 +206,7 @@ export class PostgresStorage implements Storage, CommitHost {
     checkU64(oid, 'oid');
     checkCount(limit, 'limit', true);
     // At least one row is read, so a limit of 0 still tells "no such object" from "no entries".
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT tid, octet_length(data) AS size FROM ${this.tables}.objects WHERE oid = $1 ORDER BY tid DESC LIMIT $2`,
       [oidToDb(oid), limit === Infinity ? null : Math.max(limit, 1)]);
     if (rows.length === 0) throw new NotFoundError(oid);
@@ -204,7 +222,7 @@ export class PostgresStorage implements Storage, CommitHost {
     for (;;) {
       this.assertOpen();
       if (from > BigInt(upTo)) return;
-      const { rows } = await this.pool.query(
+      const { rows } = await this.query(
         `SELECT t.tid, t.meta, cardinality(t.oids) AS stored, o.oid, o.data, o.refs
          FROM (SELECT * FROM ${this.tables}.transactions WHERE tid >= $1 AND tid <= $2 ORDER BY tid LIMIT ${ITERATOR_BATCH}) t
          LEFT JOIN ${this.tables}.objects o ON o.tid = t.tid
@@ -237,7 +255,7 @@ export class PostgresStorage implements Storage, CommitHost {
     this.assertOpen();
     checkCount(count, 'count');
     if (count === 0) return [];
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `UPDATE ${this.tables}.oid_counter SET next_oid = next_oid + $1 RETURNING (next_oid - $1)::text AS first`, [count]);
     const first = BigInt((rows[0] as { first: string }).first);
     if (first + BigInt(count) - 1n > MAX_I64) {
@@ -265,7 +283,9 @@ export class PostgresStorage implements Storage, CommitHost {
     this.assertOpen();
     checkU64(beforeTid, 'beforeTid');
     if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw asStorageError(error, this.name);
+    });
     let failure: unknown;
     // Between statements the connection is idle; a drop then must not crash the process.
     const onError = (error: unknown) => {
@@ -282,7 +302,7 @@ export class PostgresStorage implements Storage, CommitHost {
     } catch (error) {
       failure = error;
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw asStorageError(error, this.name);
     } finally {
       client.removeListener('error', onError);
       client.release(failure === undefined ? undefined : new Error('pack failed'));

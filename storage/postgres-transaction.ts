@@ -16,11 +16,12 @@ import { TransactionStateError, UnavailableError } from '../errors.js';
 import type { CommitResult, Invalidation, Oid, Tid, TransactionMeta } from './contract.js';
 import { encodeMeta } from './file-format.js';
 import { BufferedTransaction, checkConflicts } from './local-support.js';
-import { oidToDb, refsToDb } from './postgres-schema.js';
+import { asStorageError, oidToDb, refsToDb } from './postgres-schema.js';
 import { nextTid } from './tid.js';
 
 /** What a transaction needs from its storage. */
 export interface CommitHost {
+  readonly name: string;
   readonly schema: string;
   readonly channel: string;
   readonly pool: pg.Pool;
@@ -100,7 +101,7 @@ export class PostgresTransaction extends BufferedTransaction {
       this.phase = 'aborted';
       await this.release('ROLLBACK');
       this.host.leave(this);
-      throw error;
+      throw asStorageError(error, this.host.name);
     }
   }
 

@@ -307,3 +307,20 @@ t.test('options are checked at open; an unreachable database is UnavailableError
   const { tid } = await storage.commit({ stores: [{ oid: 0n, baseTid: 0n, data: bytes('root'), refs: [] }] });
   t.equal(await storage.lastTransaction(), tid);
 });
+
+t.test('connections killed under the storage: a voted transaction fails as unavailable, the rest goes on', async (t) => {
+  const schema = testSchema(t);
+  const name = `victim-${schema}`;
+  const storage = await openOn(t, schema, { name });
+  const [x] = await storage.newOids(1);
+  const t1 = (await storage.commit({ stores: [{ oid: x!, baseTid: 0n, data: bytes('one'), refs: [] }] })).tid;
+  const voted = await storage.tpcBegin();
+  voted.store(x!, t1, bytes('lost with its connection'), []);
+  await voted.vote();
+  const killed = await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`zeo-ts ${name}`]);
+  t.ok(killed.length >= 1, `every pool connection was killed (${killed.length})`);
+  await expectRejection(t, voted.finish(), 'ZEO_UNAVAILABLE', {}, 'finish after the connection died');
+  t.same(await storage.load(x!), { data: bytes('one'), tid: t1 }, 'the pool reconnects; nothing of the dead vote was written');
+  const t2 = (await storage.commit({ stores: [{ oid: x!, baseTid: t1, data: bytes('two'), refs: [] }] })).tid;
+  t.ok(t2 > t1, 'and commits go on');
+});

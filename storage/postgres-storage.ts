@@ -70,10 +70,11 @@ export class PostgresStorage implements Storage, CommitHost {
   readonly isReadOnly: boolean;
   readonly schema: string;
   readonly channel: string;
+  readonly voteTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly listeners = new InvalidationListeners();
-  /** Transactions holding (or waiting for) a connection between vote and finish/abort. */
-  private readonly active = new Map<PostgresTransaction, () => void>();
-  private readonly settled = new Map<PostgresTransaction, Promise<void>>();
+  /** Transactions from vote until finished (and emitted) or aborted: close waits for them. */
+  private readonly inProgress = new Map<PostgresTransaction, { settled: Promise<void>; settle: () => void }>();
   private feed!: CommitFeed;
   private isClosed = false;
   private closing: Promise<void> | undefined;
@@ -89,9 +90,6 @@ export class PostgresStorage implements Storage, CommitHost {
     this.voteTimeoutMs = options.voteTimeoutMs;
     this.channel = channelOf(this.schema);
   }
-
-  private readonly closeTimeoutMs: number;
-  readonly voteTimeoutMs: number;
 
   /** Connects, creates the tables if missing (unless read-only) and starts listening to commits. */
   static async open(options: PostgresStorageOptions): Promise<PostgresStorage> {
@@ -325,9 +323,9 @@ export class PostgresStorage implements Storage, CommitHost {
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.closeTimeoutMs);
     });
-    await Promise.race([Promise.all(this.settled.values()), timeout]);
+    await Promise.race([Promise.all([...this.inProgress.values()].map((entry) => entry.settled)), timeout]);
     clearTimeout(timer);
-    await Promise.all([...this.active.keys()].map((txn) => txn.forceAbort()));
+    await Promise.all([...this.inProgress.keys()].map((txn) => txn.forceAbort()));
     await this.feed.close();
     await this.pool.end();
   }
@@ -335,16 +333,15 @@ export class PostgresStorage implements Storage, CommitHost {
   /** @internal CommitHost */
   enterVote(transaction: PostgresTransaction): void {
     this.assertOpen();
-    let resolve!: () => void;
-    this.settled.set(transaction, new Promise<void>((r) => (resolve = r)));
-    this.active.set(transaction, resolve);
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    this.inProgress.set(transaction, { settled, settle });
   }
 
   /** @internal CommitHost */
   leave(transaction: PostgresTransaction): void {
-    this.active.get(transaction)?.();
-    this.active.delete(transaction);
-    this.settled.delete(transaction);
+    this.inProgress.get(transaction)?.settle();
+    this.inProgress.delete(transaction);
   }
 
   /** @internal CommitHost */

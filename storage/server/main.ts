@@ -1,4 +1,4 @@
-// The `zeo storage-server` entry: opens the storage the config names (FileStorage or
+// The `zeo storage-server` entry: opens the storage the config names (FileStorage, PostgreSQL or
 // MemoryStorage, compressed when asked), serves it, logs one line with the address and the
 // invalidation mode, and on SIGTERM/SIGINT lets the commit in progress finish, closes the
 // storage and exits 0.
@@ -8,6 +8,7 @@ import type { Storage } from '../contract.js';
 import { CompressedStorage } from '../compressed-storage.js';
 import { FileStorage } from '../file-storage.js';
 import { MemoryStorage } from '../memory-storage.js';
+import { openPostgresStorage } from '../postgres-storage.js';
 import { redactRedisUrl } from '../redis-invalidations.js';
 import { startStorageServer, type StorageServer } from './storage-server.js';
 
@@ -20,8 +21,20 @@ export interface StorageServerMainOptions {
 /** The storage of `config.storage`, wrapped in CompressedStorage when compressAboveBytes > 0. */
 export async function openConfiguredStorage(config: ZeoConfig): Promise<Storage> {
   const { kind, path, name, compressAboveBytes } = config.storage;
-  const storage: Storage = kind === 'memory' ? new MemoryStorage({ name }) : await FileStorage.open(path);
+  const storage: Storage =
+    kind === 'memory'
+      ? new MemoryStorage({ name })
+      : kind === 'postgres'
+        ? await openPostgresStorage(config.storage)
+        : await FileStorage.open(path);
   return compressAboveBytes > 0 ? new CompressedStorage(storage, { compressAboveBytes }) : storage;
+}
+
+/** What the log line says is served: the file, "memory", or the PostgreSQL schema. */
+function describeStorage(config: ZeoConfig): string {
+  const { kind, path, postgresSchema } = config.storage;
+  if (kind === 'file') return path;
+  return kind === 'postgres' ? `postgresql schema ${postgresSchema}` : 'memory';
 }
 
 export async function runStorageServerMain(config: ZeoConfig, options: StorageServerMainOptions = {}): Promise<StorageServer> {
@@ -52,7 +65,7 @@ export async function runStorageServerMain(config: ZeoConfig, options: StorageSe
   const { host, port } = server.address;
   const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   log(
-    `storage server: serving ${JSON.stringify(config.storage.name)} (${config.storage.kind === 'file' ? config.storage.path : 'memory'}) ` +
+    `storage server: serving ${JSON.stringify(config.storage.name)} (${describeStorage(config)}) ` +
       `on ${settings.tls ? 'tls' : 'tcp'}://${shown}, invalidations ${server.invalidationMode === 'redis' ? `via redis ${redactRedisUrl(config.redis.url!)}` : 'pushed on client connections'}`,
   );
   if (options.handleSignals ?? true) {

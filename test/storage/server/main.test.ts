@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientStorage } from '../../../storage/client/client-storage.js';
 import { FileStorage } from '../../../storage/file-storage.js';
+import { POSTGRES_URL, testSchema } from '../fixtures/postgres-schemas.js';
 import { startServerProcess } from '../fixtures/server-processes.js';
 
 t.test('SIGTERM during commits: the commit in progress finishes, the storage closes, exit 0', async (t) => {
@@ -71,4 +72,24 @@ t.test('compressAboveBytes > 0 serves a compressed FileStorage; clients see the 
   t.equal(await exitCode, 0);
   const { size } = await stat(path);
   t.ok(size < 50_000, `the file holds ${size} bytes for 200 000 bytes of data`);
+});
+
+t.test('kind "postgres": stateless servers on one schema; SIGTERM exits 0 and a new server serves the same data', async (t) => {
+  const postgresSchema = testSchema(t);
+  const first = await startServerProcess(t, { kind: 'postgres', postgresUrl: POSTGRES_URL, postgresSchema });
+  t.match(first.log, new RegExp(`serving "main" \\(postgresql schema ${postgresSchema}\\) on tcp://127\\.0\\.0\\.1:${first.port}`));
+  const client = await ClientStorage.open({ servers: [`127.0.0.1:${first.port}`], log: () => undefined });
+  const [oid] = await client.newOids();
+  const { tid } = await client.commit({ stores: [{ oid: oid!, baseTid: 0n, data: new TextEncoder().encode('kept'), refs: [] }] });
+  await client.close();
+  const exitCode = new Promise<number | null>((resolve) => first.child.once('exit', (code) => resolve(code)));
+  first.child.kill('SIGTERM');
+  t.equal(await exitCode, 0, 'the first server exited 0');
+
+  const second = await startServerProcess(t, { kind: 'postgres', postgresUrl: POSTGRES_URL, postgresSchema });
+  const reader = await ClientStorage.open({ servers: [`127.0.0.1:${second.port}`], log: () => undefined });
+  t.teardown(() => reader.close());
+  const loaded = await reader.load(oid!);
+  t.equal(loaded.tid, tid, 'the revision committed through the first server');
+  t.equal(new TextDecoder().decode(loaded.data), 'kept');
 });

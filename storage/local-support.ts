@@ -11,6 +11,7 @@ import type {
   CommitRequest,
   CommitResult,
   StorageTransaction,
+  TransactionMeta,
   Invalidation,
   InvalidationListener,
   Oid,
@@ -73,6 +74,26 @@ export function checkCommitRequest(request: CommitRequest): void {
     checkU64(r.oid, 'readCurrent.oid');
     checkU64(r.tid, 'readCurrent.tid');
   }
+}
+
+/** Throws unless `n` is a whole number >= 0 (or Infinity, for limits). */
+export function checkCount(n: number, argument: string, isLimit = false): void {
+  if (!(isLimit && n === Infinity) && !(Number.isSafeInteger(n) && n >= 0)) {
+    throw new InvalidArgumentError(argument, `expected a whole number >= 0, got ${String(n)}`);
+  }
+}
+
+/** The one-call commit as exactly tpcBegin + store* + checkCurrent* + vote + finish. */
+export async function commitInTwoPhases(
+  storage: { tpcBegin(meta?: TransactionMeta): Promise<StorageTransaction> },
+  request: CommitRequest,
+): Promise<CommitResult> {
+  checkCommitRequest(request);
+  const txn = await storage.tpcBegin(request.meta);
+  for (const s of request.stores) txn.store(s.oid, s.baseTid, s.data, s.refs);
+  for (const r of request.readCurrent ?? []) txn.checkCurrent(r.oid, r.tid);
+  await txn.vote();
+  return txn.finish();
 }
 
 /** The listeners of one storage; a throwing listener is reported, never breaks a commit. */

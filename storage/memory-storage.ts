@@ -1,7 +1,7 @@
 // MemoryStorage: the whole Storage contract (MVCC, history, iterator, pack) held in memory.
 // For tests and ephemeral sites; also the reference implementation the others are compared to.
 
-import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError } from '../errors.js';
+import { NotFoundError, ReadOnlyError, StorageClosedError } from '../errors.js';
 import { Mutex } from './commit-lock.js';
 import type {
   CommitRequest,
@@ -24,8 +24,9 @@ import type {
 import { ROOT_OID } from './contract.js';
 import {
   BufferedTransaction,
-  checkCommitRequest,
   checkConflicts,
+  checkCount,
+  commitInTwoPhases,
   InvalidationListeners,
 } from './local-support.js';
 import { checkU64, nextTid } from './tid.js';
@@ -129,13 +130,8 @@ export class MemoryStorage implements Storage {
     return new MemoryTransaction(this, meta);
   }
 
-  async commit(request: CommitRequest): Promise<CommitResult> {
-    checkCommitRequest(request);
-    const txn = await this.tpcBegin(request.meta);
-    for (const s of request.stores) txn.store(s.oid, s.baseTid, s.data, s.refs);
-    for (const r of request.readCurrent ?? []) txn.checkCurrent(r.oid, r.tid);
-    await txn.vote();
-    return txn.finish();
+  commit(request: CommitRequest): Promise<CommitResult> {
+    return commitInTwoPhases(this, request);
   }
 
   /** @internal Called by MemoryTransaction.vote: takes the lock, checks conflicts. */
@@ -249,11 +245,6 @@ export class MemoryStorage implements Storage {
 }
 
 /** A count argument: a whole number >= 0; a limit may also be Infinity ("no limit"). */
-function checkCount(n: number, argument: string, isLimit = false): void {
-  if (!(isLimit && n === Infinity) && !(Number.isSafeInteger(n) && n >= 0)) {
-    throw new InvalidArgumentError(argument, `expected a whole number >= 0, got ${String(n)}`);
-  }
-}
 
 class MemoryTransaction extends BufferedTransaction {
   private release: (() => void) | undefined;

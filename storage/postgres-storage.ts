@@ -27,7 +27,7 @@ import type {
   TransactionRecord,
 } from './contract.js';
 import { decodeMeta } from './file-format.js';
-import { checkCommitRequest, InvalidationListeners } from './local-support.js';
+import { checkCount, commitInTwoPhases, InvalidationListeners } from './local-support.js';
 import { CommitFeed } from './postgres-commit-feed.js';
 import { packLocked } from './postgres-pack.js';
 import {
@@ -268,13 +268,8 @@ export class PostgresStorage implements Storage, CommitHost {
     return new PostgresTransaction(this, meta);
   }
 
-  async commit(request: CommitRequest): Promise<CommitResult> {
-    checkCommitRequest(request);
-    const txn = await this.tpcBegin(request.meta);
-    for (const s of request.stores) txn.store(s.oid, s.baseTid, s.data, s.refs);
-    for (const r of request.readCurrent ?? []) txn.checkCurrent(r.oid, r.tid);
-    await txn.vote();
-    return txn.finish();
+  commit(request: CommitRequest): Promise<CommitResult> {
+    return commitInTwoPhases(this, request);
   }
 
   async pack(beforeTid: Tid): Promise<PackResult> {
@@ -380,8 +375,3 @@ function checkMs(ms: number, argument: string): number {
 }
 
 /** A count argument: a whole number >= 0; a limit may also be Infinity ("no limit"). */
-function checkCount(n: number, argument: string, isLimit = false): void {
-  if (!(isLimit && n === Infinity) && !(Number.isSafeInteger(n) && n >= 0)) {
-    throw new InvalidArgumentError(argument, `expected a whole number >= 0, got ${String(n)}`);
-  }
-}

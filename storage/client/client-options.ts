@@ -84,10 +84,5 @@ export async function openCache(options: CheckedOptions): Promise<RevisionCache>
   }
 }
 
-export function checkCount(n: number, argument: string, isLimit = false): void {
-  if (!(isLimit && n === Infinity) && !(Number.isSafeInteger(n) && n >= 0)) {
-    throw new InvalidArgumentError(argument, `expected a whole number >= 0, got ${String(n)}`);
-  }
-}
 
 export type CheckedOptions = ReturnType<typeof checkOptions>;

@@ -30,13 +30,13 @@ import type {
   TransactionMeta,
   TransactionRecord,
 } from '../contract.js';
-import { checkCommitRequest, InvalidationListeners } from '../local-support.js';
+import { checkCommitRequest, checkCount, InvalidationListeners } from '../local-support.js';
 import { invalidationChannel, RedisInvalidationSubscriber } from '../redis-invalidations.js';
 import type { LoadManyEntry, Op, ServerStats, WireCommitResult } from '../server/messages.js';
 import { decodeError } from '../server/messages.js';
 import { checkU64 } from '../tid.js';
 import { ClientTransaction } from './client-transaction.js';
-import { checkCount, checkOptions, openCache, type CheckedOptions, type ClientStorageOptions } from './client-options.js';
+import { checkOptions, openCache, type CheckedOptions, type ClientStorageOptions } from './client-options.js';
 import type { Connection } from './connection.js';
 import { InvalidationApplier } from './invalidation-applier.js';
 import { ServerLink } from './server-link.js';

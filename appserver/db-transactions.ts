@@ -20,7 +20,11 @@ interface CatchingUp {
 }
 
 export async function openDatabase(storage: Storage, app: AppModule, config: ZeoConfig): Promise<OpenedDatabase> {
-  const db = await DB.open(storage, { classes: app.classes ?? [], cacheSize: config.workers.objectCacheSize });
+  const db = await DB.open(storage, {
+    classes: app.classes ?? [],
+    cacheSize: config.workers.objectCacheSize,
+    poolSize: config.workers.connectionPoolSize,
+  });
   try {
     await catchUpWithServer(storage as Storage & CatchingUp, config);
     // Every worker runs setup; it must be idempotent, and its transactions retry on conflict.

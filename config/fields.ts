@@ -104,6 +104,10 @@ export const CONFIG_FIELDS: ObjectField = object<ZeoConfig>('A zeo-ts site confi
     conflictRetries: count('A request that hits ConflictError is run again this many times.'),
     syncTimeoutMs: ms('How long a request with a newer TID waits for the worker to catch up.'),
     objectCacheSize: count('Per-connection object cache size (objects).'),
+    connectionPoolSize: count(
+      'Idle DB connections a worker keeps, each with its warm object cache; set it near the concurrent requests a worker sees, or busy workers keep opening cold connections.',
+      1,
+    ),
   }),
   router: object<ZeoConfig['router']>('The front router (zeo start / zeo proxy).', {
     listen: listen('Where the router listens.'),

@@ -78,6 +78,12 @@ export interface ZeoConfig {
     syncTimeoutMs: number;
     /** Per-connection object cache size (objects). */
     objectCacheSize: number;
+    /**
+     * Idle DB connections a worker keeps, each with its warm object cache. Set it near the
+     * concurrent requests a worker sees: a connection released while the pool is full is
+     * dropped, and the next one starts with a cold cache.
+     */
+    connectionPoolSize: number;
   };
   router: {
     listen: ListenAddress;
@@ -140,6 +146,7 @@ export const DEFAULTS: ZeoConfig = {
     conflictRetries: 3,
     syncTimeoutMs: 5_000,
     objectCacheSize: 10_000,
+    connectionPoolSize: 32,
   },
   router: {
     listen: { host: '127.0.0.1', port: 8080 },

@@ -1,10 +1,11 @@
 // Health decisions, as pure logic the router's supervisor feeds: the rise/fall state of one
 // backend and its recent error rate.
 //
-// A hard failure (no answer to a ping in time: a blocked event loop; storage connection down)
-// takes a backend out at once. A soft one (error rate above the limit) takes it out after
-// `fall` consecutive bad checks, so one unlucky burst does not evict it. Either way it comes
-// back only after `rise` consecutive good checks, which keeps a flapping backend out.
+// A hard failure (no answer to a ping in time: a blocked event loop; storage connection down;
+// an error rate above the limit over a window of enough requests) takes a backend out at once.
+// A soft failure takes it out only after `fall` consecutive bad checks, for signals where one
+// bad reading should not evict a backend. Either way it comes back only after `rise`
+// consecutive good checks, which keeps a flapping backend out.
 
 export interface HealthThresholds {
   rise: number;

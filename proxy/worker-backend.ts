@@ -243,7 +243,9 @@ export class WorkerBackend extends EventEmitter implements Backend {
     let check = { isGood: true, isHard: false, reason: null as string | null };
     if (!health.isStorageConnected) check = { isGood: false, isHard: true, reason: 'storage connection down' };
     else if (errorRate !== null && errorRate > maxErrorRate) {
-      check = { isGood: false, isHard: false, reason: `error rate ${errorRate.toFixed(2)} above ${maxErrorRate}` };
+      // At once, as a missed ping: the window already needs minSamples requests, so one unlucky
+      // request cannot evict a worker; rise keeps it out until it answers well again.
+      check = { isGood: false, isHard: true, reason: `error rate ${errorRate.toFixed(2)} above ${maxErrorRate}` };
     }
     const changed = this.healthState.record(check);
     if (changed) {

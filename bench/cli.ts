@@ -14,7 +14,7 @@ import { DEFAULT_PRODUCT_COUNT } from './apps/catalogue-data.js';
 import { DEFAULT_POSTGRES_URL } from './baselines/postgres-app.js';
 import { assertLocalUrl } from './load.js';
 import { formatTextReport, writeReports } from './report.js';
-import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios.js';
+import { SCENARIO_NAMES, type ScenarioName } from './scenarios.js';
 import { runSiteBench, type SiteBenchOptions } from './site.js';
 import type { TargetName } from './targets.js';
 

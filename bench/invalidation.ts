@@ -14,8 +14,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,6 +22,7 @@ import { ClientStorage } from '../storage/client/client-storage.js';
 import { runStorageServerMain } from '../storage/server/main.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
 import { formatTable } from './report-table.js';
+import { writeBenchJson } from './result-file.js';
 
 export interface InvalidationBenchOptions {
   clients?: number;
@@ -139,12 +138,7 @@ export async function runInvalidationBench(options: InvalidationBenchOptions = {
   if (settings.redisUrl) rows.push(await measure('redis', settings));
   const result = { machine, rows };
   log(formatInvalidationTable(result));
-  const outFile = options.outFile === undefined ? join(dirname(self), '..', '..', 'bench', 'results', 'invalidation.json') : options.outFile;
-  if (outFile !== null) {
-    await mkdir(dirname(outFile), { recursive: true });
-    await writeFile(outFile, JSON.stringify(result, null, 2) + '\n');
-    log(`wrote ${outFile}`);
-  }
+  await writeBenchJson('invalidation', result, options.outFile, log);
   return result;
 }
 

@@ -22,7 +22,7 @@
 // is stopped at the end, on error and on SIGINT/SIGTERM (and exits by itself if we die).
 
 import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -34,6 +34,7 @@ import { describeMachine, machineLine, type MachineInfo } from './machine.js';
 import { addObjects, type ClientTask, type FirstResult, type LoadResult, type WarmResult } from './network-client.js';
 import { median, oneRun, type Phase } from './objects.js';
 import { formatCount, formatTable } from './report-table.js';
+import { writeBenchJson } from './result-file.js';
 
 export const NETWORK_PHASES = ['add', 'update', 'cold', 'warm', 'hot', 'steamin'] as const;
 export type NetworkPhase = (typeof NETWORK_PHASES)[number];
@@ -325,12 +326,7 @@ export async function runNetworkBench(options: NetworkBenchOptions = {}): Promis
       notes,
     };
     log(formatNetworkTables(result));
-    const outFile = options.outFile === undefined ? join(here, '..', '..', 'bench', 'results', 'network.json') : options.outFile;
-    if (outFile !== null) {
-      await mkdir(dirname(outFile), { recursive: true });
-      await writeFile(outFile, JSON.stringify(result, null, 2) + '\n');
-      log(`wrote ${outFile}`);
-    }
+    await writeBenchJson('network', result, options.outFile, log);
     return result;
   } finally {
     await children.stopAll();

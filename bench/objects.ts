@@ -14,10 +14,10 @@
 // `runs` runs (each run on a new storage). Run: `node dist/bench/objects.js [--objects N]
 // [--runs R]`, or `zeo bench objects`. Writes bench/results/objects.json.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { FileStorage } from '../storage/file-storage.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import type { Oid, Storage } from '../storage/contract.js';
@@ -28,6 +28,7 @@ import { PersistentMap } from '../storage/objects/persistent-map.js';
 import { decodeRecord } from '../storage/objects/serializer.js';
 import type { Transaction } from '../storage/objects/transaction.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
+import { writeBenchJson } from './result-file.js';
 
 export const PHASES = ['add', 'update', 'cold', 'warm', 'hot', 'steamin', 'raw'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -199,15 +200,7 @@ export async function runObjectsBench(options: ObjectsBenchOptions = {}): Promis
   }
   const result: ObjectsBenchResult = { machine, objects, runs, objectsPerSecond, samples };
   log(formatTable(result));
-  const outFile =
-    options.outFile === undefined
-      ? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'objects.json')
-      : options.outFile;
-  if (outFile !== null) {
-    await mkdir(dirname(outFile), { recursive: true });
-    await writeFile(outFile, JSON.stringify(result, null, 2) + '\n');
-    log(`wrote ${outFile}`);
-  }
+  await writeBenchJson('objects', result, options.outFile, log);
   return result;
 }
 

@@ -12,14 +12,15 @@
 // Run: `node dist/bench/storage.js [--records N] [--runs R]` or `zeo bench storage --records N`.
 // Prints a table, writes bench/results/storage.json, and says what machine it ran on.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../errors.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
+import { writeBenchJson } from './result-file.js';
 
 export interface StorageBenchOptions {
   /** Records in the file the open benchmark opens (default 1,000,000). */
@@ -184,15 +185,7 @@ export async function runStorageBench(options: StorageBenchOptions = {}): Promis
 
   const result: StorageBenchResult = { machine, records, runs, rows };
   log(formatTable(result));
-  const outFile =
-    options.outFile === undefined
-      ? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'storage.json')
-      : options.outFile;
-  if (outFile !== null) {
-    await mkdir(dirname(outFile), { recursive: true });
-    await writeFile(outFile, JSON.stringify(result, null, 2) + '\n');
-    log(`wrote ${outFile}`);
-  }
+  await writeBenchJson('storage', result, options.outFile, log);
   return result;
 }
 

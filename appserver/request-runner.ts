@@ -75,6 +75,7 @@ export interface RunnerStats {
 }
 
 const BODYLESS = new Set(['GET', 'HEAD']);
+const TID_COOKIE_PATTERN = new RegExp(`(?:^|;\\s*)${TID_COOKIE}=([0-9a-fA-F]{1,16})(?:;|$)`);
 const CONFLICT_BACKOFF_MS = 2;
 
 function textResponse(status: number, text: string, headers: Record<string, string> = {}): Response {
@@ -89,7 +90,7 @@ export function requestedTid(headers: HeaderPairs): bigint | null {
     const lower = name.toLowerCase();
     if (lower === TID_HEADER) fromHeader = value.trim();
     else if (lower === 'cookie') {
-      const match = new RegExp(`(?:^|;\\s*)${TID_COOKIE}=([0-9a-fA-F]{1,16})(?:;|$)`).exec(value);
+      const match = TID_COOKIE_PATTERN.exec(value);
       if (match) fromCookie = match[1]!;
     }
   }
@@ -149,8 +150,9 @@ export class RequestRunner {
 
   private async runWithRetries(data: RequestData): Promise<Response> {
     const { conflictRetries, log } = this.options;
+    let firstRequest: Request;
     try {
-      toRequest(data);
+      firstRequest = toRequest(data);
     } catch (error) {
       // The client's fault (a Host header that makes no URL, a method fetch refuses): say so.
       return textResponse(400, `bad request: ${error instanceof Error ? error.message : String(error)}`);
@@ -158,7 +160,9 @@ export class RequestRunner {
     let sawConflict = false;
     for (let attempt = 0; attempt <= conflictRetries; attempt++) {
       try {
-        return await this.runOnce(data);
+        // The first attempt uses the Request built above; a rerun needs a fresh one (a body
+        // can be read only once).
+        return await this.runOnce(attempt === 0 ? firstRequest : toRequest(data));
       } catch (error) {
         if (isConflict(error)) {
           if (!sawConflict) this.stats.conflicts++;
@@ -181,7 +185,7 @@ export class RequestRunner {
   }
 
   /** One attempt. Throws ConflictError (the caller retries) or the handler's error. */
-  private async runOnce(data: RequestData): Promise<Response> {
+  private async runOnce(request: Request): Promise<Response> {
     const { app, transactions, workerId } = this.options;
     const transaction = transactions ? await transactions.begin() : null;
     let isReadOnly = false;
@@ -198,7 +202,7 @@ export class RequestRunner {
     };
     let isFinished = false;
     try {
-      const response = await app.fetch(toRequest(data), ctx);
+      const response = await app.fetch(request, ctx);
       if (!(response instanceof Response)) throw new TypeError('the app module fetch() did not return a Response');
       if (!transaction || response.status >= 500 || isReadOnly || !transaction.hasChanges()) return response;
       const tid = await transaction.commit();

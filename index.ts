@@ -3,23 +3,23 @@
 export * from './errors.js';
 export * from './storage/contract.js';
 export { nextTid, tidToDate, tidFromDate, toHex, fromHex } from './storage/tid.js';
-export { MemoryStorage, type MemoryStorageOptions } from './storage/memory-storage.js';
+export { MemoryStorage, type MemoryStorageOptions } from './storage/memory/storage.js';
 export {
   FileStorage,
   type FileStorageOptions,
   type FileStorageStats,
   type FileOpenInfo,
-} from './storage/file-storage.js';
-export { InvalidationQueue, type InvalidationQueueOptions } from './storage/invalidation-queue.js';
+} from './storage/file/storage.js';
+export { InvalidationQueue, type InvalidationQueueOptions } from './storage/server/invalidation-queue.js';
 export {
   ClientCache,
   ENTRY_OVERHEAD_BYTES,
   type ClientCacheOptions,
   type RevisionCache,
   type RevisionCacheStats,
-} from './storage/client-cache.js';
-export { DiskCache, MIN_DISK_CACHE_BYTES, type DiskCacheOptions } from './storage/disk-cache.js';
-export { CacheStack } from './storage/cache-stack.js';
+} from './storage/client/cache/memory-cache.js';
+export { DiskCache, MIN_DISK_CACHE_BYTES, type DiskCacheOptions } from './storage/client/cache/disk-cache.js';
+export { CacheStack } from './storage/client/cache/stack.js';
 export { DEFAULTS, type ZeoConfig, type ListenAddress } from './config/schema.js';
 export {
   loadConfig,
@@ -43,20 +43,16 @@ export {
   type StorageServerOptions,
 } from './storage/server/storage-server.js';
 export { runStorageServerMain, type StorageServerMainOptions } from './storage/server/main.js';
-export type { ServerStats, StorageStats } from './storage/server/messages.js';
+export type { ServerStats, StorageStats } from './storage/protocol/messages.js';
 export {
   ClientStorage,
   type ClientStorageOptions,
   type ClientStorageStats,
   type CacheResetListener,
-} from './storage/client/client-storage.js';
-export {
-  RedisInvalidationPublisher,
-  RedisInvalidationSubscriber,
-  invalidationChannel,
-  type RedisInvalidationPublisherOptions,
-  type RedisInvalidationSubscriberOptions,
-} from './storage/redis-invalidations.js';
+} from './storage/client/storage.js';
+export { RedisInvalidationPublisher, type RedisInvalidationPublisherOptions } from './storage/redis/publisher.js';
+export { RedisInvalidationSubscriber, type RedisInvalidationSubscriberOptions } from './storage/redis/subscriber.js';
+export { invalidationChannel } from './storage/redis/messages.js';
 export type { AppContext, AppModule } from './appserver/app-module.js';
 export type { StorageFactory, StorageFactoryContext } from './appserver/site-runtime.js';
 export { startAppServer, runAppServerMain, type AppServer, type AppServerOptions } from './appserver/standalone.js';
@@ -68,7 +64,7 @@ export {
   type RunProxyOptions,
 } from './proxy/site.js';
 export type { SiteLogger } from './proxy/logger.js';
-export { CompressedStorage, type CompressedStorageOptions } from './storage/compressed-storage.js';
-export { PostgresStorage, openPostgresStorage, type PostgresStorageOptions } from './storage/postgres-storage.js';
+export { CompressedStorage, type CompressedStorageOptions } from './storage/compressed/storage.js';
+export { PostgresStorage, openPostgresStorage, type PostgresStorageOptions } from './storage/postgres/storage.js';
 export { launchSite, runStartMain, type LaunchedSite, type LaunchOptions } from './proxy/launch.js';
 export { configJsonSchema } from './config/json-schema.js';

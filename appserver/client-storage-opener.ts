@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ZeoConfig } from '../config/schema.js';
-import { ClientStorage } from '../storage/client/client-storage.js';
+import { ClientStorage } from '../storage/client/storage.js';
 
 export async function openClientStorage(config: ZeoConfig, workerId: number, log: (message: string) => void): Promise<ClientStorage> {
   const { client, storageServer, storage, redis } = config;

@@ -13,9 +13,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { pack } from 'msgpackr';
-import { CompressedStorage } from '../storage/compressed-storage.js';
+import { CompressedStorage } from '../storage/compressed/storage.js';
 import type { Storage } from '../storage/contract.js';
-import { MemoryStorage } from '../storage/memory-storage.js';
+import { MemoryStorage } from '../storage/memory/storage.js';
 import { makeProduct } from './apps/catalogue-data.js';
 import { describeMachine, machineLine } from './machine.js';
 

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULTS, type ZeoConfig } from '../config/schema.js';
-import { ClientStorage } from '../storage/client/client-storage.js';
+import { ClientStorage } from '../storage/client/storage.js';
 import { runStorageServerMain } from '../storage/server/main.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
 import { formatTable } from './report-table.js';

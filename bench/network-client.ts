@@ -16,7 +16,7 @@
 // phase measures cache state, not a cold compiler (as bench/objects.ts's untimed first run does).
 
 import { pathToFileURL } from 'node:url';
-import { ClientStorage } from '../storage/client/client-storage.js';
+import { ClientStorage } from '../storage/client/storage.js';
 import { isConflict } from '../storage/contract.js';
 import { DB } from '../storage/objects/db.js';
 import { PersistentList } from '../storage/objects/persistent-list.js';

@@ -26,7 +26,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ClientStorage } from '../storage/client/client-storage.js';
+import { ClientStorage } from '../storage/client/storage.js';
 import { DB } from '../storage/objects/db.js';
 import { InvalidArgumentError } from '../errors.js';
 import { ChildHandle } from './launch/processes.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../errors.js';
-import { FileStorage } from '../storage/file-storage.js';
+import { FileStorage } from '../storage/file/storage.js';
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
 import { writeBenchJson } from './result-file.js';
 

@@ -1,15 +1,15 @@
 // One client connection to a storage server: socket (TCP or TLS), the client half of the
 // handshake, and request/reply matching with many requests in flight. Pushed invalidations go
-// to `onPush`. It knows nothing of failover or caches (server-link.ts, client-storage.ts).
-// The protocol is documented in storage/server/messages.ts.
+// to `onPush`. It knows nothing of failover or caches (server-link.ts, storage.ts).
+// The protocol is documented in storage/protocol/messages.ts.
 
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, ProtocolError, TimeoutError, UnavailableError } from '../../errors.js';
 import type { Invalidation, Tid } from '../contract.js';
-import { encodeFrame, FrameReader, MAX_FRAME_BYTES } from '../server/framing.js';
-import { clientProof, newNonce, verifyServer } from '../server/handshake.js';
+import { encodeFrame, FrameReader, MAX_FRAME_BYTES } from '../protocol/framing.js';
+import { clientProof, newNonce, verifyServer } from '../protocol/handshake.js';
 import {
   decodeError,
   decodeMessage,
@@ -19,7 +19,7 @@ import {
   type Op,
   type WelcomeMessage,
   type WireMessage,
-} from '../server/messages.js';
+} from '../protocol/messages.js';
 
 export interface ServerAddress {
   host: string;

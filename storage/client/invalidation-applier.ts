@@ -13,7 +13,7 @@
 
 import { TimeoutError } from '../../errors.js';
 import type { Invalidation, Oid, Tid } from '../contract.js';
-import type { RevisionCache } from '../client-cache.js';
+import type { RevisionCache } from './cache/memory-cache.js';
 
 export interface LoadTicket {
   readonly oid: Oid;

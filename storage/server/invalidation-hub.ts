@@ -13,9 +13,11 @@
 // catch up from the queue instead of dropping their caches.
 
 import type { Invalidation, Storage, Tid } from '../contract.js';
-import { InvalidationQueue } from '../invalidation-queue.js';
+import { InvalidationQueue } from './invalidation-queue.js';
 import { tidFromDate } from '../tid.js';
-import { RedisInvalidationPublisher, invalidationChannel, type LogFunction } from '../redis-invalidations.js';
+import type { LogFunction } from '../redis/connection.js';
+import { invalidationChannel } from '../redis/messages.js';
+import { RedisInvalidationPublisher } from '../redis/publisher.js';
 
 export interface InvalidationHubOptions {
   queue: { maxCount: number; maxAgeMs: number };

@@ -5,11 +5,11 @@
 
 import type { ZeoConfig } from '../../config/schema.js';
 import type { Storage } from '../contract.js';
-import { CompressedStorage } from '../compressed-storage.js';
-import { FileStorage } from '../file-storage.js';
-import { MemoryStorage } from '../memory-storage.js';
-import { openPostgresStorage } from '../postgres-storage.js';
-import { redactRedisUrl } from '../redis-invalidations.js';
+import { CompressedStorage } from '../compressed/storage.js';
+import { FileStorage } from '../file/storage.js';
+import { MemoryStorage } from '../memory/storage.js';
+import { openPostgresStorage } from '../postgres/storage.js';
+import { redactRedisUrl } from '../redis/connection.js';
 import { startStorageServer, type StorageServer } from './storage-server.js';
 
 export interface StorageServerMainOptions {

@@ -1,14 +1,14 @@
 // One client connection on the storage server: the handshake, then requests (many in flight),
 // two-phase commits with their commit-lock timeout, and pushed invalidations. Whatever a peer
 // sends, the worst it can do is get its own connection closed: a bad frame or message ends this
-// session, aborts its open transactions, and nothing else notices. The protocol is in messages.ts.
+// session, aborts its open transactions, and nothing else notices. The protocol is in ../protocol/messages.ts.
 
 import type { Socket } from 'node:net';
 import { InvalidArgumentError, ProtocolError, ReadOnlyError, TransactionStateError, UnavailableError, ZeoError } from '../../errors.js';
 import type { ReadCurrentRequest, Storage, StorageTransaction, StoreRequest, Tid, TransactionRecord } from '../contract.js';
 import { checkU64 } from '../tid.js';
-import { encodeFrame, FrameReader } from './framing.js';
-import { admitClient, isKeyRequired, newNonce, serverProof, type ServerKeys } from './handshake.js';
+import { encodeFrame, FrameReader } from '../protocol/framing.js';
+import { admitClient, isKeyRequired, newNonce, serverProof, type ServerKeys } from '../protocol/handshake.js';
 import type { InvalidationHub } from './invalidation-hub.js';
 import {
   decodeMessage,
@@ -22,7 +22,7 @@ import {
   type ServerStats,
   type StorageStats,
   type WireCommitResult,
-} from './messages.js';
+} from '../protocol/messages.js';
 
 export interface ServedStorage {
   name: string;

@@ -1,7 +1,7 @@
 // The storage server: serves one or more named storages (any Storage) to ClientStorages over
 // TCP or TLS. It owns the listening socket, the address gate, the invalidation hubs (one per
 // storage) and the sessions (one per connection, session.ts); shutdown lets commits in
-// progress finish before storages close. The wire protocol is documented in messages.ts.
+// progress finish before storages close. The wire protocol is documented in ../protocol/messages.ts.
 
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -10,8 +10,8 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { Storage } from '../contract.js';
 import { Gate } from './gate.js';
 import { InvalidationHub } from './invalidation-hub.js';
-import { MAX_FRAME_BYTES } from './framing.js';
-import type { ServerStats, StorageStats } from './messages.js';
+import { MAX_FRAME_BYTES } from '../protocol/framing.js';
+import type { ServerStats, StorageStats } from '../protocol/messages.js';
 import { Session, type ServedStorage, type SessionContext } from './session.js';
 
 export interface StorageServerOptions {

@@ -8,7 +8,7 @@ import type { DB as ContractDB } from '../../appserver/app-module.js';
 import { openDatabase } from '../../appserver/db-transactions.js';
 import { RequestRunner } from '../../appserver/request-runner.js';
 import { loadConfig } from '../../config/load.js';
-import { MemoryStorage } from '../../storage/memory-storage.js';
+import { MemoryStorage } from '../../storage/memory/storage.js';
 import { DB } from '../../storage/objects/db.js';
 
 interface Shop {

@@ -5,7 +5,7 @@ import counterApp from './fixtures/counter-app.js';
 import { openDatabase } from '../../appserver/db-transactions.js';
 import { RequestRunner, requestedTid, responseToData, TID_HEADER, type RequestData } from '../../appserver/request-runner.js';
 import { DEFAULTS } from '../../config/schema.js';
-import { MemoryStorage } from '../../storage/memory-storage.js';
+import { MemoryStorage } from '../../storage/memory/storage.js';
 import { toHex } from '../../storage/tid.js';
 
 async function runner(conflictRetries = 3) {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request } from 'undici';
 import { startAppServer } from '../../appserver/standalone.js';
-import { MemoryStorage } from '../../storage/memory-storage.js';
+import { MemoryStorage } from '../../storage/memory/storage.js';
 import { startStorageServer } from '../../storage/server/storage-server.js';
 import { isGone, startChild } from '../proxy/fixtures/child.js';
 import { eventually } from '../proxy/fixtures/load.js';

@@ -10,7 +10,7 @@ import { MemoryCatalogueStore } from '../../bench/apps/memory-catalogue.js';
 import {
   createCatalogueSchema, DEFAULT_POSTGRES_URL, dropCatalogueSchema, newSchemaName, PostgresCatalogueStore,
 } from '../../bench/baselines/postgres-app.js';
-import { MemoryStorage } from '../../storage/memory-storage.js';
+import { MemoryStorage } from '../../storage/memory/storage.js';
 import { DB } from '../../storage/objects/db.js';
 import pg from 'pg';
 

@@ -7,7 +7,7 @@ import { Agent, request } from 'undici';
 import type { WorkerHealth } from '../../appserver/worker-protocol.js';
 import type { SiteLogger } from '../../proxy/logger.js';
 import { startSite, type Site } from '../../proxy/site.js';
-import { MemoryStorage } from '../../storage/memory-storage.js';
+import { MemoryStorage } from '../../storage/memory/storage.js';
 import { startStorageServer } from '../../storage/server/storage-server.js';
 import { ACCOUNTS, INITIAL_BALANCE } from './fixtures/bank-app.js';
 import { eventually } from './fixtures/load.js';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
 import { sleep, startClientProcess, startRedisProcess, startServerProcess, type ServerProcess } from '../fixtures/server-processes.js';
 
 const ACCOUNTS = 8;

@@ -3,9 +3,9 @@
 // read transaction, in either DB, sees the same total. The DB cannot tell it is on a network.
 import t from 'tap';
 import { DB, Persistent, PersistentMap } from '../../../index.js';
-import { MemoryStorage } from '../../../storage/memory-storage.js';
+import { MemoryStorage } from '../../../storage/memory/storage.js';
 import { startStorageServer } from '../../../storage/server/storage-server.js';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
 
 class Account extends Persistent {
   balance = 0;

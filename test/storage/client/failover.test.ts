@@ -3,9 +3,9 @@
 // after a server restart, and Redis mode falling back to polling while its Redis is down.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { MemoryStorage } from '../../../storage/memory-storage.js';
+import { MemoryStorage } from '../../../storage/memory/storage.js';
 import { startStorageServer, type StorageServer } from '../../../storage/server/storage-server.js';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
 import type { Invalidation } from '../../../storage/contract.js';
 import { freePort, sleep, startRedisProcess } from '../fixtures/server-processes.js';
 

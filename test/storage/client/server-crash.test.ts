@@ -6,7 +6,7 @@ import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
 import { isConflict, type Oid, type Tid } from '../../../storage/contract.js';
 import { sleep, startServerProcess } from '../fixtures/server-processes.js';
 

@@ -5,11 +5,11 @@
 import t from 'tap';
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { MemoryStorage } from '../../../storage/memory-storage.js';
+import { MemoryStorage } from '../../../storage/memory/storage.js';
 import { startStorageServer } from '../../../storage/server/storage-server.js';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
-import { encodeFrame } from '../../../storage/server/framing.js';
-import { encodeMessage, NONCE_BYTES } from '../../../storage/server/messages.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
+import { encodeFrame } from '../../../storage/protocol/framing.js';
+import { encodeMessage, NONCE_BYTES } from '../../../storage/protocol/messages.js';
 
 const MAX_FRAME = 64 * 1024;
 

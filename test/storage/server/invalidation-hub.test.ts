@@ -5,9 +5,9 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { MemoryStorage } from '../../../storage/memory-storage.js';
+import { MemoryStorage } from '../../../storage/memory/storage.js';
 import { startStorageServer } from '../../../storage/server/storage-server.js';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
 import { Connection } from '../../../storage/client/connection.js';
 import type { Invalidation } from '../../../storage/contract.js';
 import { freePort, sleep, startRedisProcess } from '../fixtures/server-processes.js';

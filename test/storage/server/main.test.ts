@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientStorage } from '../../../storage/client/client-storage.js';
-import { FileStorage } from '../../../storage/file-storage.js';
-import { POSTGRES_URL, testSchema } from '../fixtures/postgres-schemas.js';
+import { ClientStorage } from '../../../storage/client/storage.js';
+import { FileStorage } from '../../../storage/file/storage.js';
+import { POSTGRES_URL, testSchema } from '../postgres/fixtures/schemas.js';
 import { startServerProcess } from '../fixtures/server-processes.js';
 
 t.test('SIGTERM during commits: the commit in progress finishes, the storage closes, exit 0', async (t) => {

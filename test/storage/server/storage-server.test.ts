@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStorage } from '../../../storage/memory-storage.js';
+import { MemoryStorage } from '../../../storage/memory/storage.js';
 import { startStorageServer, type StorageServerOptions } from '../../../storage/server/storage-server.js';
-import { ClientStorage, type ClientStorageOptions } from '../../../storage/client/client-storage.js';
+import { ClientStorage, type ClientStorageOptions } from '../../../storage/client/storage.js';
 import { Connection } from '../../../storage/client/connection.js';
-import { encodeFrame } from '../../../storage/server/framing.js';
-import { encodeMessage } from '../../../storage/server/messages.js';
+import { encodeFrame } from '../../../storage/protocol/framing.js';
+import { encodeMessage } from '../../../storage/protocol/messages.js';
 import { AccessDeniedError, ReadOnlyError, UnavailableError } from '../../../errors.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -154,7 +154,12 @@ export interface Storage {
   history(oid: Oid, limit?: number): Promise<HistoryEntry[]>;
   /** Committed transactions with fromTid <= tid <= toTid, oldest first. */
   iterator(fromTid?: Tid, toTid?: Tid): AsyncIterableIterator<TransactionRecord>;
-  /** Fresh OIDs, never returned before by this storage. */
+  /**
+   * Fresh OIDs, never returned before by this storage: not by another instance on the same
+   * data, not after a crash or restart (a durable storage records what it handed out before it
+   * hands it out). A read-only storage refuses with ReadOnlyError: OIDs it made up could not be
+   * committed there and would collide with the writer's.
+   */
   newOids(count?: number): Promise<Oid[]>;
 
   tpcBegin(meta?: TransactionMeta): Promise<StorageTransaction>;

@@ -302,6 +302,8 @@ export class ClientStorage implements Storage {
 
   async newOids(count = 1): Promise<Oid[]> {
     this.assertOpen();
+    // A read-only server (a fallback, a replica) must not hand out OIDs the primary will reuse.
+    if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     checkCount(count, 'count');
     return this.call('newOids', [count]);
   }

@@ -20,6 +20,8 @@ export interface OpenedFile {
   scannedBytes: number;
   /** Bytes cut off (or, read-only, ignored) as a torn tail. */
   tornBytes: number;
+  /** The file was created by this open (or found empty): a new database. */
+  isNew: boolean;
 }
 
 /** fsync a directory, so a file created or renamed in it survives a crash. */
@@ -32,9 +34,9 @@ export async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-async function openHandle(path: string, isReadOnly: boolean): Promise<FileHandle> {
+async function openHandle(path: string, isReadOnly: boolean): Promise<{ handle: FileHandle; isCreated: boolean }> {
   try {
-    return await open(path, isReadOnly ? 'r' : 'r+');
+    return { handle: await open(path, isReadOnly ? 'r' : 'r+'), isCreated: false };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw error;
@@ -47,9 +49,9 @@ async function openHandle(path: string, isReadOnly: boolean): Promise<FileHandle
     await handle.write(encodeFileHeader(), 0, FILE_HEADER_SIZE, 0);
     await handle.datasync();
     await syncDirectory(path);
-    return handle;
+    return { handle, isCreated: true };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return open(path, 'r+');
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { handle: await open(path, 'r+'), isCreated: false };
     throw error;
   }
 }
@@ -58,9 +60,10 @@ export async function openStorageFile(
   path: string,
   options: { isReadOnly: boolean; showProgress: boolean },
 ): Promise<OpenedFile> {
-  const handle = await openHandle(path, options.isReadOnly);
+  const { handle, isCreated } = await openHandle(path, options.isReadOnly);
   try {
     let size = (await handle.stat()).size;
+    const isNew = isCreated || size === 0;
     if (size === 0 && !options.isReadOnly) {
       // Created by a process that crashed before writing the header: nothing was committed.
       await handle.write(encodeFileHeader(), 0, FILE_HEADER_SIZE, 0);
@@ -70,7 +73,7 @@ export async function openStorageFile(
     if (size === 0) {
       // A writer is creating it right now: an empty storage as far as this reader can see.
       const index = new FileIndex(0n);
-      return { generation: new FileGeneration(path, handle, index), usedSavedIndex: false, savedIndexEnd: null, scannedBytes: 0, tornBytes: 0 };
+      return { generation: new FileGeneration(path, handle, index), usedSavedIndex: false, savedIndexEnd: null, scannedBytes: 0, tornBytes: 0, isNew };
     }
     const header = Buffer.alloc(FILE_HEADER_SIZE);
     const { bytesRead } = await handle.read(header, 0, FILE_HEADER_SIZE, 0);
@@ -111,6 +114,7 @@ export async function openStorageFile(
       savedIndexEnd: saved ? from : null,
       scannedBytes: size - from,
       tornBytes,
+      isNew,
     };
   } catch (error) {
     await handle.close();

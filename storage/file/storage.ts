@@ -1,6 +1,7 @@
 // FileStorage: the embedded default storage. One append-only file of checksummed transactions
 // (format: format.ts), an in-memory index saved beside it (oid-index.ts), a lock file
-// against a second writer (lock.ts), group commit and two-phase commit (commit.ts),
+// against a second writer (lock.ts), the durable OID reservation (oid-reservation.ts),
+// group commit and two-phase commit (commit.ts),
 // and pack while reads and commits go on (pack.ts). It honours the Storage contract
 // exactly as MemoryStorage (the reference) does.
 //
@@ -25,18 +26,22 @@ import type {
   TransactionMeta,
   TransactionRecord,
 } from '../contract.js';
-import { FileCommitter, FileTransaction, type FileStorageStats } from './commit.js';
+import { FileCommitter, FileTransaction, type FileStorageStats as CommitStats } from './commit.js';
 import { FILE_HEADER_SIZE } from './format.js';
 import { saveIndex } from './oid-index.js';
 import { FileLock } from './lock.js';
 import { openStorageFile } from './open.js';
 import { packFile } from './pack.js';
 import type { FileGeneration } from './read.js';
-import { checkCommitRequest } from '../commit-checks.js';
+import { OidReservation } from './oid-reservation.js';
+import { checkCommitRequest, checkCount } from '../commit-checks.js';
 import { InvalidationListeners } from '../invalidation-listeners.js';
 import { checkU64 } from '../tid.js';
 
-export type { FileStorageStats } from './commit.js';
+export interface FileStorageStats extends CommitStats {
+  /** OID reservations written (each one fsync of `<path>.oids`, one per RESERVATION_BLOCK OIDs or so). */
+  oidReservations: number;
+}
 
 export interface FileStorageOptions {
   /** Open without the writer's lock; sees what was committed when it opened. */
@@ -78,6 +83,8 @@ export class FileStorage implements Storage {
     readonly path: string,
     generation: FileGeneration,
     private readonly lock: FileLock | null,
+    /** Writers only: what newOids may hand out without writing first. */
+    private readonly oidReservation: OidReservation | null,
     private readonly options: Required<Omit<FileStorageOptions, 'name'>>,
     readonly openInfo: FileOpenInfo,
     name: string,
@@ -112,8 +119,19 @@ export class FileStorage implements Storage {
     const lock = checked.isReadOnly ? null : await FileLock.acquire(path);
     try {
       const opened = await openStorageFile(path, checked);
-      const { generation, ...info } = opened;
-      const storage = new FileStorage(path, generation, lock, checked, info, options.name ?? path);
+      const { generation, isNew, ...info } = opened;
+      let reservation: OidReservation | null = null;
+      if (!checked.isReadOnly) {
+        try {
+          reservation = await OidReservation.open(path, isNew);
+        } catch (error) {
+          await generation.close();
+          throw error;
+        }
+        const index = generation.index;
+        if (reservation.reservedBelow > index.nextOid) index.nextOid = reservation.reservedBelow;
+      }
+      const storage = new FileStorage(path, generation, lock, reservation, checked, info, options.name ?? path);
       // A long scan is worth saving at once, not only at close: a crash would repeat it.
       if (!checked.isReadOnly && info.scannedBytes >= INDEX_SAVE_AFTER_SCAN_BYTES) void storage.saveIndexNow().catch(() => {});
       return storage;
@@ -125,7 +143,7 @@ export class FileStorage implements Storage {
 
   /** Commits, fsyncs and batches so far (group commit shows as fsyncs < commits). */
   get stats(): FileStorageStats {
-    return { ...this.committer.stats };
+    return { ...this.committer.stats, oidReservations: this.oidReservation?.writes ?? 0 };
   }
 
   get isClosed(): boolean {
@@ -192,15 +210,16 @@ export class FileStorage implements Storage {
     }
   }
 
+  /** OIDs are handed out only once the reservation covering them is on disk (oid-reservation.ts). */
   async newOids(count = 1): Promise<Oid[]> {
-    this.assertOpen();
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw new InvalidArgumentError('count', `expected a whole number >= 0, got ${String(count)}`);
-    }
+    this.assertWritable();
+    checkCount(count, 'count');
     const index = this.generation.index;
-    const oids: Oid[] = [];
-    for (let i = 0; i < count; i++) oids.push(index.nextOid++);
-    return oids;
+    const first = index.nextOid;
+    const end = first + BigInt(count);
+    index.nextOid = end;
+    await this.oidReservation!.cover(end);
+    return Array.from({ length: count }, (_, i) => first + BigInt(i));
   }
 
   async tpcBegin(meta: TransactionMeta = {}): Promise<StorageTransaction> {
@@ -227,6 +246,8 @@ export class FileStorage implements Storage {
   /** @internal Pack, under the commit lock: the packed file replaces the current one. */
   swapGeneration(next: FileGeneration): void {
     const previous = this.generation;
+    // newOids went on during the copy: the new index must not hand those OIDs out again.
+    if (previous.index.nextOid > next.index.nextOid) next.index.nextOid = previous.index.nextOid;
     this.generation = next;
     this.indexSavedAtEnd = -Infinity;
     previous.retire();
@@ -285,6 +306,7 @@ export class FileStorage implements Storage {
       this.state = 'closed';
       // Reads already running finish on the file; it closes when the last of them is done.
       this.generation.retire();
+      await this.oidReservation?.close();
     } finally {
       release();
       await this.lock?.release();

@@ -114,6 +114,7 @@ export class MemoryStorage implements Storage {
 
   async newOids(count = 1): Promise<Oid[]> {
     this.assertOpen();
+    if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     checkCount(count, 'count');
     const oids: Oid[] = [];
     for (let i = 0; i < count; i++) oids.push(this.nextOid++);

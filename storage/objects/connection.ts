@@ -13,7 +13,7 @@
 // does not invalidate its own objects (their state is what was just stored).
 
 import { InvalidArgumentError, NotFoundError, ReadOnlyError, TransactionStateError } from '../../errors.js';
-import type { Invalidation, Oid, Storage, Tid, TransactionMeta } from '../contract.js';
+import { isConflict, type Invalidation, type Oid, type Storage, type Tid, type TransactionMeta } from '../contract.js';
 import { commitResolvingConflicts } from './conflict-resolution.js';
 import { ghostify, makeGhost, META, Persistent, setLoadedState, type Jar, type PersistentClass } from './persistent.js';
 import { Placeholder, setPlaceholderData } from './placeholder.js';
@@ -262,7 +262,13 @@ export class Connection implements Jar {
   private async commitChanges(meta: TransactionMeta): Promise<Tid> {
     const newObjects: Persistent[] = [];
     try {
-      const host = { jar: this, registry: this.settings.registry, oids: this.oids, remember: this.remember.bind(this) };
+      const host = {
+        jar: this,
+        registry: this.settings.registry,
+        oids: this.oids,
+        isInUse: (oid: Oid) => this.identity.get(oid)?.deref() !== undefined,
+        remember: this.remember.bind(this),
+      };
       const { stores, objects } = await encodeChanges(this.changed, host, newObjects);
       const readCurrent = [...this.mustBeCurrent]
         .filter(([oid]) => !objects.has(oid))
@@ -282,6 +288,11 @@ export class Connection implements Jar {
       this.changed.length = 0;
       return tid;
     } catch (error) {
+      if (isConflict(error)) {
+        // A brand-new object cannot conflict unless its OID was in use already: the pool is stale.
+        const newOids = new Set(newObjects.map((object) => object[META].oid));
+        if (error.conflicts.some((c) => !c.isReadConflict && c.baseTid === 0n && newOids.has(c.oid))) this.oids.discard();
+      }
       for (const object of newObjects) this.forgetNew(object);
       throw error;
     }

@@ -5,6 +5,11 @@
 // of objects asks the storage a handful of times. Encoding is synchronous (msgpackr), so when
 // the pool runs dry mid-object, encoding stops, the pool is refilled, and that object is
 // encoded again from the start.
+//
+// A storage never hands out an OID twice, but a pool that outlived a fault (a storage restored
+// from a backup, a server that lost its OID reservation) may hold OIDs that are in use now. Such
+// an OID shows up as an object this connection already knows, or as a conflict on a new object
+// at commit: either way the whole pool is suspect and is dropped, so the retry gets fresh OIDs.
 
 import { InvalidArgumentError } from '../../errors.js';
 import type { Oid, Storage, StoreRequest } from '../contract.js';
@@ -19,8 +24,17 @@ export class OidPool {
 
   constructor(private readonly storage: Storage) {}
 
-  take(): Oid | undefined {
-    return this.oids.pop();
+  /** The next OID, or undefined when the pool is empty (or was just found stale and dropped). */
+  take(isInUse: (oid: Oid) => boolean): Oid | undefined {
+    const oid = this.oids.pop();
+    if (oid === undefined || !isInUse(oid)) return oid;
+    this.discard();
+    return undefined;
+  }
+
+  /** Drops every OID held (they may be in use by now); the next refill asks the storage. */
+  discard(): void {
+    this.oids.length = 0;
   }
 
   async refill(): Promise<void> {
@@ -34,6 +48,8 @@ export interface RecordWriterHost {
   jar: Jar;
   registry: ClassRegistry;
   oids: OidPool;
+  /** Whether an object with this OID is known to the connection (then the OID is not new). */
+  isInUse(oid: Oid): boolean;
   /** A new object got its OID: keep it in the identity map. */
   remember(oid: Oid, object: Persistent): void;
 }
@@ -90,7 +106,8 @@ function encodeObject(
       if (referenced instanceof ObjectRef) return [referenced.oid, referenced.className];
       const meta = referenced[META];
       if (meta.jar === undefined) {
-        const oid = host.oids.take();
+        // The storage's counter only moves on, so refilling past OIDs in use ends.
+        const oid = host.oids.take((candidate) => host.isInUse(candidate));
         if (oid === undefined) throw NEED_OIDS;
         meta.oid = oid;
         meta.jar = host.jar;

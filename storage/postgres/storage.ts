@@ -253,6 +253,7 @@ export class PostgresStorage implements Storage, CommitHost {
 
   async newOids(count = 1): Promise<Oid[]> {
     this.assertOpen();
+    if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     checkCount(count, 'count');
     if (count === 0) return [];
     const { rows } = await this.query(

@@ -1,12 +1,15 @@
 // The storage server process is SIGKILLed in the middle of commits and restarted: clients
 // reconnect by themselves, no acknowledged commit is lost, and no client serves stale data
 // afterwards, including one whose disk cache outlived it (verified on reconnect against the
-// server's invalidation queue, which a restarted server refills from the file).
+// server's invalidation queue, which a restarted server refills from the file). OIDs a client
+// took before a kill or a restart are never handed out again, so its DB creates objects
+// afterwards without a conflict.
 import t from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientStorage } from '../../../storage/client/storage.js';
+import { DB, Persistent } from '../../../index.js';
 import { isConflict, type Oid, type Tid } from '../../../storage/contract.js';
 import { sleep, startServerProcess } from '../fixtures/server-processes.js';
 
@@ -107,4 +110,43 @@ t.test('SIGKILL during commits: reconnects, nothing acknowledged lost, nothing s
   t.equal(reader.stats().cacheResets, 0, 'the restarted server could say what changed: the cache was kept');
   t.ok(reader.stats().cache.entries > 0);
   t.equal(decode((await reader.load(2n)).data), -2, 'the change the reader missed is seen, not its cached value');
+});
+
+class Note extends Persistent {
+  static persistentName = 'test.Note';
+  text = '';
+}
+
+t.test('OIDs taken before a SIGKILL or a SIGTERM of the server are never handed out after its restart', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'zeo-crash-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const server = await startServerProcess(t, { kind: 'file', path: join(dir, 'Data.fs') });
+  const open = () => ClientStorage.open({ servers: [`127.0.0.1:${server.port}`], unavailableTimeoutMs: 15_000, log: () => undefined });
+  const early = await open();
+  t.teardown(() => early.close());
+  // A DB connection that created one object keeps the rest of its OID batch for later.
+  const earlyDb = await DB.open(early, { classes: [Note] });
+  await earlyDb.transaction(async (tx) => (await tx.root()).set('early', Object.assign(new Note(), { text: 'early' })));
+  const taken = await early.newOids(5);
+  const highest = taken.reduce((a, b) => (a > b ? a : b));
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    await server.kill(signal);
+    await server.restart();
+    const late = await open();
+    const lateDb = await DB.open(late, { classes: [Note] });
+    await lateDb.transaction(async (tx) => {
+      const root = await tx.root();
+      for (let i = 0; i < 10; i++) root.set(`${signal}-${i}`, Object.assign(new Note(), { text: signal }));
+    });
+    const after = await late.newOids(5);
+    t.ok(after.every((oid) => oid > highest), `after ${signal}, OIDs go on above every one handed out before (${after[0]} > ${highest})`);
+    await late.close();
+  }
+  await early.sync((await early.serverStats()).storages.main!.lastTid);
+  await earlyDb.transaction(async (tx) => (await tx.root()).set('early-2', Object.assign(new Note(), { text: 'from the old batch' })), { attempts: 1 });
+  const [earlyText, lateText] = await earlyDb.read(async (tx) => {
+    const root = await tx.root();
+    return [((await root.get('early-2')) as Note).text, ((await root.get('SIGKILL-5')) as Note).text];
+  });
+  t.same([earlyText, lateText], ['from the old batch', 'SIGKILL'], 'the old batch made a new object at the first attempt, and took nobody\'s OID');
 });

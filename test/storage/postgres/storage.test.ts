@@ -205,6 +205,18 @@ t.test('instances opening one new schema at once all succeed; their OIDs never o
   t.ok(next! > highest + 10n, 'an OID stored by one instance is never handed out by another');
 });
 
+t.test('an OID handed out is never handed out again: not by a reopened instance, not by another one', async (t) => {
+  const schema = testSchema(t);
+  const first = await openOn(t, schema, { name: 'first' });
+  const taken = await first.newOids(10);
+  await first.close();
+  const reopened = await openOn(t, schema, { name: 'reopened' });
+  const other = await openOn(t, schema, { name: 'other' });
+  const later = [...(await reopened.newOids(10)), ...(await other.newOids(10))];
+  const highest = taken.reduce((p, q) => (p > q ? p : q));
+  t.ok(later.every((oid) => oid > highest), 'nothing committed, yet the counter in the schema kept them');
+});
+
 t.test('pack on one instance while another commits', async (t) => {
   const schema = testSchema(t);
   const a = await openOn(t, schema, { name: 'a' });

@@ -42,22 +42,46 @@ export function checkStore(oid: Oid, baseTid: Tid, data: Uint8Array, refs: reado
   for (const ref of refs) checkU64(ref, 'refs[]');
 }
 
-/** Checks a one-call commit request and rejects the same OID stored twice. */
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** How a wrong value shows in a message: its type, not its content (which may be huge). */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+/**
+ * Checks a one-call commit request (it may come off the wire: anything at all) and rejects the
+ * same OID stored twice.
+ */
 export function checkCommitRequest(request: CommitRequest): void {
-  if (!request || !Array.isArray(request.stores)) {
+  if (!isRecord(request) || !Array.isArray(request.stores)) {
     throw new InvalidArgumentError('commit request', 'expected { stores: [...] }');
   }
   const seen = new Set<Oid>();
-  for (const s of request.stores) {
-    checkStore(s.oid, s.baseTid, s.data, s.refs);
-    if (seen.has(s.oid)) {
+  const stores: readonly unknown[] = request.stores;
+  for (let i = 0; i < stores.length; i++) {
+    const s = stores[i];
+    if (!isRecord(s)) throw new InvalidArgumentError(`stores[${i}]`, `expected { oid, baseTid, data, refs }, got ${describe(s)}`);
+    checkStore(s.oid as Oid, s.baseTid as Tid, s.data as Uint8Array, s.refs as Oid[]);
+    if (seen.has(s.oid as Oid)) {
       throw new InvalidArgumentError('stores', `object ${s.oid} is stored twice in one transaction`);
     }
-    seen.add(s.oid);
+    seen.add(s.oid as Oid);
   }
-  for (const r of request.readCurrent ?? []) {
+  const readCurrent: unknown = request.readCurrent ?? [];
+  if (!Array.isArray(readCurrent)) throw new InvalidArgumentError('readCurrent', `expected an array of { oid, tid }, got ${describe(readCurrent)}`);
+  for (let i = 0; i < readCurrent.length; i++) {
+    const r: unknown = readCurrent[i];
+    if (!isRecord(r)) throw new InvalidArgumentError(`readCurrent[${i}]`, `expected { oid, tid }, got ${describe(r)}`);
     checkU64(r.oid, 'readCurrent.oid');
     checkU64(r.tid, 'readCurrent.tid');
+  }
+  if (request.meta !== undefined && !isRecord(request.meta)) {
+    throw new InvalidArgumentError('meta', `expected an object { user?, description?, extension? }, got ${describe(request.meta)}`);
   }
 }
 

@@ -38,6 +38,7 @@ import type {
   TransactionMeta,
   TransactionRecord,
 } from '../contract.js';
+import { checkCommitRequest } from '../commit-checks.js';
 
 /** First byte of a compressed record. */
 export const COMPRESSED_MARKER = 0xc1;
@@ -201,10 +202,10 @@ export class CompressedStorage implements Storage {
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
-    if (!Array.isArray(request?.stores)) return this.inner.commit(request);
+    checkCommitRequest(request);
     const stores = await Promise.all(
       request.stores.map(async (store: StoreRequest) =>
-        store && this.needsCompression(store.data) ? { ...store, data: await this.compress(store.data) } : store,
+        this.needsCompression(store.data) ? { ...store, data: await this.compress(store.data) } : store,
       ),
     );
     return this.inner.commit({ ...request, stores });

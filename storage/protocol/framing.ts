@@ -33,6 +33,7 @@ export class FrameReader {
   private bodyBytes = -1;
   private body: Buffer | null = null;
   private bodyFilled = 0;
+  private isStopped = false;
 
   constructor(
     /** Largest body accepted; may be changed between frames (the handshake uses a small one). */
@@ -45,9 +46,18 @@ export class FrameReader {
     return this.headerFilled + (this.body?.byteLength ?? 0);
   }
 
+  /**
+   * No frame is delivered after this, not even one that came in the same chunk as the frame
+   * whose handler stopped the reader (a refused handshake must not run what follows it).
+   */
+  stop(): void {
+    this.isStopped = true;
+    this.body = null;
+  }
+
   push(chunk: Buffer): void {
     let at = 0;
-    while (at < chunk.byteLength) {
+    while (at < chunk.byteLength && !this.isStopped) {
       if (this.bodyBytes < 0) {
         const used = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.byteLength - at);
         chunk.copy(this.header, this.headerFilled, at, at + used);

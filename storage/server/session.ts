@@ -39,6 +39,8 @@ export interface SessionContext {
   handshakeTimeoutMs: number;
   commitLockTimeoutMs: number;
   log: (message: string) => void;
+  /** A request failed with an error that has no ZeoError code: logged, rate-limited. */
+  reportInternalError(what: string, error: unknown): void;
   isClosing(): boolean;
   /** Registers a commit in progress so shutdown can wait for it. */
   trackCommit<T>(commit: Promise<T>): Promise<T>;
@@ -46,6 +48,16 @@ export interface SessionContext {
   onProtocolError(): void;
   /** A handshake was refused (wrong key, unknown storage, old protocol). */
   onRefused(): void;
+}
+
+/** What is wrong with the protocol version an auth message announced. */
+function versionProblem(version: unknown): string {
+  const speaks = `this server speaks version ${PROTOCOL_VERSION}`;
+  if (typeof version !== 'number') {
+    const shown = typeof version === 'string' ? `the string ${JSON.stringify(version)}` : version === undefined || version === null ? 'none' : `a ${typeof version}`;
+    return `the protocol version must be a number, got ${shown} (${speaks})`;
+  }
+  return `protocol version ${version} is not supported (${speaks}; upgrade the ${version < PROTOCOL_VERSION ? 'client' : 'server'})`;
 }
 
 const MAX_OPEN_TRANSACTIONS = 16;
@@ -136,16 +148,26 @@ export class Session {
 
   close(): void {
     if (this.isClosed) return;
+    this.release();
+    this.socket.destroy();
+  }
+
+  /**
+   * What a session holds, given back exactly once however it ends (closed, failed, refused):
+   * nothing more is read, timers stop, open transactions abort, the counts go down.
+   */
+  private release(): void {
     this.isClosed = true;
+    this.reader.stop();
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.stopPush?.();
     for (const [id] of this.transactions) void this.abortTransaction(id);
     if (this.served) this.served.stats.connections--;
-    this.socket.destroy();
     this.onClosed(this);
   }
 
   private receive(body: Buffer): void {
+    if (this.isClosed) return;
     let message;
     try {
       message = decodeMessage(body);
@@ -167,9 +189,7 @@ export class Session {
       .then(
         (value) => this.reply(id, { value }),
         (error: unknown) => {
-          if (!(error instanceof ZeoError)) {
-            this.context.log(`storage server: ${message.op} from ${this.peer} failed: ${(error as Error)?.stack ?? String(error)}`);
-          }
+          if (!(error instanceof ZeoError)) this.context.reportInternalError(`${String(message.op)} from ${this.peer}`, error);
           this.reply(id, { error });
         },
       )
@@ -183,9 +203,7 @@ export class Session {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     try {
-      if (auth.version !== PROTOCOL_VERSION) {
-        throw new ProtocolError(`protocol version ${String(auth.version)} is not supported (this server speaks ${PROTOCOL_VERSION})`);
-      }
+      if (auth.version !== PROTOCOL_VERSION) throw new ProtocolError(versionProblem(auth.version));
       const admission = admitClient(this.context.keys, this.serverNonce, auth.nonce, auth.proof);
       const served = this.context.storages.get(String(auth.storage));
       if (!served) {
@@ -209,11 +227,11 @@ export class Session {
       this.context.log(`storage server: refused ${this.peer}: ${(error as Error).message}`);
       this.context.onRefused();
       this.send({ t: 'refused', error: encodeError(error) });
-      // Nothing more is read from this peer; the refusal is flushed, then the socket goes.
+      // Nothing more is read from this peer, not even what came in the same write; the
+      // refusal is flushed, then the socket goes.
+      this.release();
       this.socket.end();
-      this.isClosed = true;
       setTimeout(() => this.socket.destroy(), 2000).unref();
-      this.onClosed(this);
     }
   }
 
@@ -250,6 +268,7 @@ export class Session {
       case 'iterate':
         return this.iterate(storage, args);
       case 'newOids': {
+        this.assertWritable();
         // The storage checks the argument; the cap keeps one request from allocating without bound.
         if (typeof args[0] === 'number' && args[0] > 100_000) {
           throw new InvalidArgumentError('count', `at most 100000 OIDs per request, got ${args[0]}`);
@@ -260,10 +279,7 @@ export class Session {
         this.assertWritable();
         const clientTid = args[1] as Tid;
         checkU64(clientTid, 'lastTid');
-        const meta = (args[0] as { meta?: unknown } | null)?.meta;
-        if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) {
-          throw new InvalidArgumentError('meta', 'expected an object { user?, description?, extension? }');
-        }
+        // The storage checks the request itself (commit-checks.ts): a malformed one is InvalidArgumentError.
         try {
           const result = await this.context.trackCommit(storage.commit(args[0] as never));
           stats.commits++;

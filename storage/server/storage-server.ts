@@ -1,18 +1,20 @@
 // The storage server: serves one or more named storages (any Storage) to ClientStorages over
-// TCP or TLS. It owns the listening socket, the address gate, the invalidation hubs (one per
-// storage) and the sessions (one per connection, session.ts); shutdown lets commits in
-// progress finish before storages close. The wire protocol is documented in ../protocol/messages.ts.
+// TCP or TLS. It owns the listening socket, the address gate (applied to the TCP connection,
+// before TLS: tls.ts), the invalidation hubs (one per storage) and the sessions (one per
+// connection, session.ts); shutdown lets commits in progress finish before storages close. The
+// wire protocol is documented in ../protocol/messages.ts.
 
-import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Storage } from '../contract.js';
+import { InternalErrorLog } from './error-log.js';
 import { Gate } from './gate.js';
 import { InvalidationHub } from './invalidation-hub.js';
 import { MAX_FRAME_BYTES } from '../protocol/framing.js';
 import type { ServerStats, StorageStats } from '../protocol/messages.js';
 import { Session, type ServedStorage, type SessionContext } from './session.js';
+import { loadSecureContext, startTls, type TlsFiles } from './tls.js';
 
 export interface StorageServerOptions {
   /** Storages by the name clients ask for. */
@@ -26,7 +28,7 @@ export interface StorageServerOptions {
   /** Addresses (CIDR) that may only read. */
   readOnlyAllow?: string[];
   /** PEM text or file paths. */
-  tls?: { cert: string; key: string } | null;
+  tls?: TlsFiles | null;
   commitLockTimeoutMs?: number;
   invalidationQueue?: { maxCount: number; maxAgeMs: number };
   /**
@@ -44,26 +46,26 @@ export interface StorageServerOptions {
   log?: (message: string) => void;
 }
 
-function pem(text: string): string {
-  return text.includes('-----BEGIN') ? text : readFileSync(text, 'utf8');
-}
-
 export class StorageServer {
   private readonly server: Server;
   private readonly sessions = new Set<Session>();
+  /** Allowed TCP connections still in their TLS handshake. */
+  private readonly handshaking = new Set<Socket>();
+  private readonly secureContext: SecureContext | null;
   private readonly served = new Map<string, ServedStorage>();
   private readonly commitsInProgress = new Set<Promise<unknown>>();
   private readonly gate: Gate;
   private readonly log: (message: string) => void;
+  private readonly internalErrors: InternalErrorLog;
   private readonly context: SessionContext;
   private isClosing = false;
   private closing: Promise<void> | null = null;
   private refusedConnections = 0;
   private closedForProtocolErrors = 0;
-  private totalConnections = 0;
 
   private constructor(private readonly options: Required<StorageServerOptions>) {
     this.log = options.log;
+    this.internalErrors = new InternalErrorLog(options.log);
     this.context = {
       storages: this.served,
       keys: { key: this.options.key, readOnlyKeys: this.options.readOnlyKeys },
@@ -71,6 +73,7 @@ export class StorageServer {
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
       commitLockTimeoutMs: this.options.commitLockTimeoutMs,
       log: (message) => this.log(message),
+      reportInternalError: (what, error) => this.internalErrors.report(what, error),
       isClosing: () => this.isClosing,
       trackCommit: (commit) => {
         this.commitsInProgress.add(commit);
@@ -83,14 +86,8 @@ export class StorageServer {
       onRefused: () => this.refusedConnections++,
     };
     this.gate = new Gate({ allow: options.allow, readOnlyAllow: options.readOnlyAllow });
-    const accept = (socket: Socket) => this.accept(socket);
-    this.server = options.tls
-      ? createTlsServer({ cert: pem(options.tls.cert), key: pem(options.tls.key) }, accept)
-      : createServer(accept);
-    // TLS handshake failures and the like are per-connection; the server keeps serving.
-    this.server.on('tlsClientError', (error: Error, socket: Socket) => {
-      this.log(`storage server: TLS handshake with ${socket.remoteAddress} failed: ${error.message}`);
-    });
+    this.secureContext = options.tls ? loadSecureContext(options.tls) : null;
+    this.server = createServer((socket) => this.accept(socket));
   }
 
   /** Validates options, builds the hubs and starts listening. */
@@ -149,6 +146,7 @@ export class StorageServer {
     return this.options.redis ? 'redis' : 'push';
   }
 
+  /** The gate decides on the TCP connection, before a byte is read or sent (TLS included). */
   private accept(socket: Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const decision = this.gate.check(socket.remoteAddress);
@@ -159,8 +157,25 @@ export class StorageServer {
       return;
     }
     socket.setNoDelay(true);
-    this.totalConnections++;
-    const session = new Session(socket, this.context, decision.isReadOnly, peer, (s) => this.sessions.delete(s));
+    if (!this.secureContext) return this.startSession(socket, decision.isReadOnly, peer);
+    const secure = startTls(socket, this.secureContext, this.options.handshakeTimeoutMs, (outcome) => {
+      this.handshaking.delete(secure);
+      if ('socket' in outcome) {
+        if (this.isClosing) outcome.socket.destroy();
+        else this.startSession(outcome.socket, decision.isReadOnly, peer);
+      } else if ('failure' in outcome) {
+        this.closedForProtocolErrors++;
+        this.log(`storage server: closing connection from ${peer}: ${outcome.failure}`);
+      } else {
+        // Most often a client that does not trust this server's certificate.
+        this.log(`storage server: ${peer} closed the connection during the TLS handshake`);
+      }
+    });
+    this.handshaking.add(secure);
+  }
+
+  private startSession(socket: Socket, isReadOnly: boolean, peer: string): void {
+    const session = new Session(socket, this.context, isReadOnly, peer, (s) => this.sessions.delete(s));
     this.sessions.add(session);
   }
 
@@ -190,11 +205,13 @@ export class StorageServer {
   private async closeNow(): Promise<void> {
     this.isClosing = true;
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.handshaking) socket.destroy();
     await Promise.allSettled([...this.commitsInProgress]);
     await Promise.all([...this.sessions].map((s) => s.abortAll()));
     // end(), not destroy(): replies just written must still reach their clients.
     for (const session of [...this.sessions]) session.end();
     await stopped;
+    this.internalErrors.close();
     for (const served of this.served.values()) {
       await served.hub.close();
       if (this.options.closeStorages) await served.storage.close();

@@ -95,6 +95,13 @@ export function lifecycleConformance(t: Test, factory: StorageFactory, readOnlyF
     await expectRejection(t, () => store(a, tid, bytes('x'), 'not a list'), invalid, {}, 'refs not an array');
     await expectRejection(t, () => storage.commit(null as never), invalid, {}, 'commit(null)');
     await expectRejection(t, () => storage.commit({} as never), invalid, {}, 'commit({})');
+    await expectRejection(t, () => storage.commit({ stores: 'x' } as never), invalid, {}, 'stores not an array');
+    for (const entry of [null, undefined, 5, 'x', [1, 2]]) {
+      await expectRejection(t, () => storage.commit({ stores: [entry] } as never), invalid, {}, `stores [${show(entry)}]`);
+      await expectRejection(t, () => storage.commit({ stores: [], readCurrent: [entry] } as never), invalid, {}, `readCurrent [${show(entry)}]`);
+    }
+    await expectRejection(t, () => storage.commit({ stores: [], readCurrent: 5 } as never), invalid, {}, 'readCurrent not an array');
+    await expectRejection(t, () => storage.commit({ stores: [], meta: 'x' } as never), invalid, {}, 'meta not an object');
     const twice = { oid: a!, baseTid: tid, data: bytes('x'), refs: [] };
     await expectRejection(t, () => storage.commit({ stores: [twice, twice] }), invalid, {}, 'one OID stored twice');
     await expectRejection(t, () => storage.newOids(-1), invalid, {}, 'newOids(-1)');
@@ -122,6 +129,8 @@ export function lifecycleConformance(t: Test, factory: StorageFactory, readOnlyF
       const last = await storage.lastTransaction();
       t.equal(typeof last, 'bigint', 'reads work');
       await expectRejection(t, () => put(storage, 1n, ZERO_TID, 'x'), 'ZEO_READ_ONLY', {}, 'commit');
+      // OIDs made up by a reader (a replica, a fallback) would collide with the writer's.
+      await expectRejection(t, () => storage.newOids(1), 'ZEO_READ_ONLY', {}, 'newOids');
       // The refusal may come at tpcBegin or, at the latest, at vote.
       await expectRejection(t, async () => {
         const txn = await storage.tpcBegin();

@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStorage } from '../../../storage/memory/storage.js';
@@ -14,6 +15,7 @@ import { Connection } from '../../../storage/client/connection.js';
 import { encodeFrame } from '../../../storage/protocol/framing.js';
 import { encodeMessage } from '../../../storage/protocol/messages.js';
 import { AccessDeniedError, ReadOnlyError, UnavailableError } from '../../../errors.js';
+import { eventually } from '../conformance/support.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -155,20 +157,57 @@ t.test('nothing but the handshake frame is read before the handshake succeeds', 
   t.ok(logs.some((l) => /no handshake within 300 ms/.test(l)));
 });
 
-t.test('TLS: a client trusting the certificate works; the key still proves itself', async (t) => {
+/** A self-signed certificate for 127.0.0.1 in a temp folder removed after the test. */
+function selfSignedCertificate(t: Test): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'zeo-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   execFileSync('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
   ], { stdio: 'ignore' });
-  const { address } = await serve(t, { key: 'k', tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } });
-  const storage = await client(t, { servers: [address], key: 'k', tls: { ca: join(dir, 'cert.pem') } });
+  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+}
+
+t.test('TLS: a client trusting the certificate works; the key still proves itself', async (t) => {
+  const tls = selfSignedCertificate(t);
+  const { address, logs, server } = await serve(t, { key: 'k', tls });
+  const storage = await client(t, { servers: [address], key: 'k', tls: { ca: tls.cert } });
   const [oid] = await storage.newOids();
   const { tid } = await storage.commit({ stores: [{ oid: oid!, baseTid: 0n, data: bytes('secret'), refs: [] }] });
   t.equal((await storage.load(oid!)).tid, tid);
   await t.rejects(ClientStorage.open({ servers: [address], key: 'k', unavailableTimeoutMs: 300, connectTimeoutMs: 300, log: () => undefined }), UnavailableError, 'plain TCP to a TLS server fails');
   await t.rejects(ClientStorage.open({ servers: [address], key: 'k', tls: { ca: null }, unavailableTimeoutMs: 300, connectTimeoutMs: 300, log: () => undefined }), UnavailableError, 'an untrusted certificate fails');
+  await eventually('the abandoned handshake logged', () => logs.some((l) => /127\.0\.0\.1:\d+ closed the connection during the TLS handshake/.test(l)));
+  const plain = await rawSocket(server.address.port);
+  plain.write('not TLS at all\r\n');
+  await closed(plain);
+  await eventually('the failed handshake logged', () => logs.some((l) => /closing connection from 127\.0\.0\.1:\d+: TLS handshake failed: /.test(l)));
+  t.pass('handshakes abandoned by the client and failed ones are logged with the peer');
+  t.notOk(logs.some((l) => /undefined/.test(l)), 'every log line names the peer');
+});
+
+t.test('TLS: the allow list is applied before the handshake; a peer that never starts one is closed in time', async (t) => {
+  const { server, logs } = await serve(t, { allow: ['127.0.0.1/32'], tls: selfSignedCertificate(t), handshakeTimeoutMs: 300 });
+  // 127.0.0.2 is a loopback address too, but not in the allow list.
+  const tcp = connect({ host: '127.0.0.1', port: server.address.port, localAddress: '127.0.0.2' });
+  tcp.on('error', () => undefined);
+  const outsider = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+  let isSecure = false;
+  outsider.on('secureConnect', () => (isSecure = true));
+  outsider.on('error', () => undefined);
+  await closed(outsider);
+  t.notOk(isSecure, 'a disallowed address gets no TLS handshake (no certificate, no byte)');
+  t.ok(logs.some((l) => /refused connection from 127\.0\.0\.2:\d+: address not in the allow list/.test(l)));
+  t.equal(server.stats().refusedConnections, 1);
+
+  const silent = await rawSocket(server.address.port);
+  const started = Date.now();
+  await closed(silent);
+  const lived = Date.now() - started;
+  t.ok(lived >= 250 && lived < 3000, `a silent peer is closed by the handshake timeout (after ${lived} ms)`);
+  await eventually('the timeout logged', () => logs.some((l) => /closing connection from 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/.test(l)));
+  t.equal(server.stats().closedForProtocolErrors, 1, 'and counted as closed for a protocol error');
+  t.equal(server.stats().connections, 0);
 });
 
 t.test('a client that voted and went quiet loses the commit lock after commitLockTimeoutMs', async (t) => {

@@ -93,6 +93,20 @@ export class InvalidationApplier {
     return this.catchingUp;
   }
 
+  /**
+   * Catches up until lastTid reaches `tid` (a TID the server has committed), for at most
+   * `timeoutMs`: the server's queue may lag its storage a moment (another storage server's commit
+   * on a shared PostgreSQL schema). Rejects while the server is unreachable.
+   */
+  async catchUpTo(tid: Tid, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lastTid < tid) {
+      await this.catchUp();
+      if (this.lastTid >= tid || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   private async catchUpOnce(): Promise<void> {
     const from = this.lastTid;
     const missed = await this.host.fetchSince(from);

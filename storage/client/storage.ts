@@ -6,29 +6,34 @@
 //
 // Invalidations arrive pushed on the storage connection (the embedded default) or, when
 // `redis` is given, from Redis pub/sub. In Redis mode the server does not push; the client
-// fills gaps and every Redis (re)connection from the server (invalidationsSince), and polls
-// the server every redisPollIntervalMs while its Redis link is down. After each (re)connect to
+// fills gaps and every Redis (re)connection from the server (invalidationsSince). While its
+// Redis link is down it asks the server to push on the storage connection instead (and polls
+// every redisPollIntervalMs as a backstop), so an outage costs neither staleness nor commits
+// lost to stale snapshots. After each (re)connect to
 // the storage server the cache is verified with invalidationsSince(cache lastTid) and dropped
-// if the server's queue no longer reaches back.
+// if the server's queue no longer reaches back. A commit reply brings the committer current up
+// to its own TID, and a ConflictError up to the conflicting commit (catchUpAfter), so a retry
+// reads a fresh snapshot even when no invalidation has arrived (Redis down: the poll is slow).
 
 import { ReadOnlyError, StorageClosedError, UnavailableError, ZeoError } from '../../errors.js';
 import type { RevisionCache, RevisionCacheStats } from './cache/memory-cache.js';
-import type {
-  CommitRequest,
-  CommitResult,
-  HistoryEntry,
-  Invalidation,
-  InvalidationListener,
-  LoadBeforeResult,
-  LoadResult,
-  Oid,
-  PackResult,
-  Storage,
-  StorageTransaction,
-  StoreRequest,
-  Tid,
-  TransactionMeta,
-  TransactionRecord,
+import {
+  isConflict,
+  type CommitRequest,
+  type CommitResult,
+  type HistoryEntry,
+  type Invalidation,
+  type InvalidationListener,
+  type LoadBeforeResult,
+  type LoadResult,
+  type Oid,
+  type PackResult,
+  type Storage,
+  type StorageTransaction,
+  type StoreRequest,
+  type Tid,
+  type TransactionMeta,
+  type TransactionRecord,
 } from '../contract.js';
 import { checkCommitRequest, checkCount } from '../commit-checks.js';
 import { InvalidationListeners } from '../invalidation-listeners.js';
@@ -58,6 +63,8 @@ export type { ClientStorageOptions };
 
 /** How long close() waits for commits in progress and voted transactions to finish. */
 const CLOSE_GRACE_MS = 5_000;
+/** How long a ConflictError waits, at most, for this client to apply the commit it lost to. */
+const CONFLICT_CATCH_UP_MS = 1_000;
 
 export class ClientStorage implements Storage {
   readonly name: string;
@@ -73,6 +80,8 @@ export class ClientStorage implements Storage {
   private closing: Promise<void> | null = null;
   private readonly writesInProgress = new Set<Promise<unknown>>();
   private hasConnectedOnce = false;
+  /** Redis mode: the connection on which the server pushes because our Redis link is down. */
+  private fallbackPushOn: Connection | null = null;
 
   private constructor(options: CheckedOptions, servers: string[], cache: RevisionCache) {
     this.options = options;
@@ -127,7 +136,9 @@ export class ClientStorage implements Storage {
       this.cache.lastTid = connection.serverLastTid;
     }
     this.hasConnectedOnce = true;
-    if (this.options.redis === null) connection.setPushHandler((invalidation) => this.applier.receive(invalidation));
+    // In Redis mode pushes come only while asked for (syncFallbackPush).
+    connection.setPushHandler((invalidation) => this.applier.receive(invalidation));
+    this.syncFallbackPush();
     // Verify the cache against what the server committed while we were away.
     this.applier.catchUp().catch((error) => this.options.log(`storage client: catching up after connect failed: ${String(error)}`));
   }
@@ -139,15 +150,34 @@ export class ClientStorage implements Storage {
       url: redis.url,
       channel: invalidationChannel(redis.prefix, this.options.storage),
       onInvalidation: (invalidation) => this.applier.receive(invalidation),
-      onConnectionChange: (isConnected) => {
-        if (isConnected) void this.applier.catchUp().catch(() => undefined);
+      onConnectionChange: () => {
+        this.syncFallbackPush();
+        void this.applier.catchUp().catch(() => undefined);
       },
       log: this.options.log,
     });
+    // The backstop, and how an outage that began before the first subscription is noticed.
     this.pollTimer = setInterval(() => {
-      if (!this.subscriber?.isConnected && this.link.connection) void this.applier.catchUp().catch(() => undefined);
+      if (this.subscriber?.isConnected || !this.link.connection) return;
+      this.syncFallbackPush();
+      void this.applier.catchUp().catch(() => undefined);
     }, this.options.redisPollIntervalMs);
     this.pollTimer.unref();
+  }
+
+  /**
+   * Redis mode: pushes on the storage connection exactly while the Redis link is down (not
+   * before the subscriber has had its first chance to connect). Duplicates from both ways are
+   * ignored by the applier, and a gap at the switch is filled like any other.
+   */
+  private syncFallbackPush(): void {
+    const connection = this.link.connection;
+    if (!this.subscriber || !connection || this.isClosed) return;
+    const wantsPush = !this.subscriber.isConnected;
+    if (wantsPush === (this.fallbackPushOn === connection)) return;
+    this.fallbackPushOn = wantsPush ? connection : null;
+    // A server that predates setPush refuses it: the poll still covers the outage.
+    connection.request('setPush', [wantsPush]).catch(() => undefined);
   }
 
   get isReadOnly(): boolean {
@@ -319,6 +349,7 @@ export class ClientStorage implements Storage {
         },
         lastTid: () => this.applier.lastTid,
         committed: (reply, stores) => this.committed(reply, stores),
+        catchUpAfter: (error) => this.catchUpAfter(error),
         track: (settled) => this.track(settled),
       },
       meta,
@@ -330,10 +361,28 @@ export class ClientStorage implements Storage {
     if (this.isClosed) throw new StorageClosedError(this.name);
     if (this.isReadOnly) throw new ReadOnlyError(`storage ${JSON.stringify(this.name)}`);
     const wire = { stores: request.stores, readCurrent: request.readCurrent ?? [], meta: request.meta ?? {} };
-    const reply = await this.track(this.call<WireCommitResult>('commit', [wire, this.applier.lastTid], false));
+    let reply: WireCommitResult;
+    try {
+      reply = await this.track(this.call<WireCommitResult>('commit', [wire, this.applier.lastTid], false));
+    } catch (error) {
+      await this.catchUpAfter(error);
+      throw error;
+    }
     const result = this.committed(reply, request.stores);
     if (this.applier.lastTid < result.tid) await this.sync(result.tid);
     return result;
+  }
+
+  /**
+   * A ConflictError says the server holds commits this client has not applied: apply them (up
+   * to the newest conflicting one) before the caller retries, or the retry begins at the same
+   * stale snapshot and loses again, as long as no invalidation arrives. Best effort: a failure
+   * to catch up leaves the conflict to be retried as it is.
+   */
+  private async catchUpAfter(error: unknown): Promise<void> {
+    if (!isConflict(error) || this.isClosed) return;
+    const newest = error.conflicts.reduce((tid, c) => (c.currentTid > tid ? c.currentTid : tid), 0n);
+    await this.applier.catchUpTo(newest, CONFLICT_CATCH_UP_MS).catch(() => undefined);
   }
 
   /** Registers a write in progress; close() lets it settle before the connection goes. */

@@ -14,6 +14,8 @@ export interface ClientTransactionHost {
   lastTid(): Tid;
   /** Applies the reply's invalidations, caches the stores, returns the CommitResult. */
   committed(reply: WireCommitResult, stores: readonly StoreRequest[]): CommitResult;
+  /** After a failed vote: a ConflictError brings the client current before it reaches the caller. */
+  catchUpAfter(error: unknown): Promise<void>;
   /** A voted transaction holds the server's commit lock until `settled`; close waits for it. */
   track(settled: Promise<unknown>): void;
 }
@@ -31,15 +33,20 @@ export class ClientTransaction extends BufferedTransaction {
   }
 
   async vote(): Promise<void> {
-    await this.voteWith(
-      async () => {
-        const connection = await this.host.connected();
-        this.connection = connection;
-        this.txnId = await connection.request<number>('tpcBegin', [this.meta]);
-        await connection.request('tpcVote', [this.txnId, this.storeList(), this.readCurrent]);
-      },
-      () => this.sendAbort(),
-    );
+    try {
+      await this.voteWith(
+        async () => {
+          const connection = await this.host.connected();
+          this.connection = connection;
+          this.txnId = await connection.request<number>('tpcBegin', [this.meta]);
+          await connection.request('tpcVote', [this.txnId, this.storeList(), this.readCurrent]);
+        },
+        () => this.sendAbort(),
+      );
+    } catch (error) {
+      await this.host.catchUpAfter(error);
+      throw error;
+    }
     this.host.track(new Promise<void>((resolve) => (this.settle = resolve)));
   }
 

@@ -39,6 +39,7 @@
 //   tpcAbort            [txnId]                           null
 //   pack                [beforeTid]                       PackResult
 //   invalidationsSince  [tid]                             Invalidation[] | null
+//   setPush             [isOn]                            null    (pushes on this connection on/off)
 //   stats               []                                ServerStats
 //   ping                []                                lastTid
 //
@@ -48,13 +49,16 @@
 // reply lists every invalidation after it up to and including the new TID, so the committer is
 // current at once (`invalidations: null`: the queue no longer reaches back; drop caches).
 //
-// PUSH (server -> client, no id), only to connections that asked for it:
+// PUSH (server -> client, no id), only to connections that asked for it (wantsPush at auth, or
+// setPush later):
 //   S->C  {t:'inv', invalidation: {tid, prevTid, oids}}
 // sent in TID order for every committed transaction. The same object is published on Redis
 // (channel invalidationChannel(prefix, storage)) when Redis is configured; clients fed by Redis
-// fill any prevTid gap (and every Redis reconnect) with invalidationsSince, and poll it while
-// their Redis link is down. When its own Redis link comes back, the server publishes the last
-// invalidation again so that subscribers notice what was dropped meanwhile.
+// fill any prevTid gap (and every Redis reconnect) with invalidationsSince, and while their Redis
+// link is down they ask for pushes on their storage connection (setPush true, false once Redis
+// is back; a poll of invalidationsSince is the backstop), so an outage costs no staleness. When
+// its own Redis link comes back, the server publishes the last invalidation again so that
+// subscribers notice what was dropped meanwhile.
 
 import { Packr } from 'msgpackr';
 import {
@@ -104,6 +108,7 @@ export type Op =
   | 'tpcAbort'
   | 'pack'
   | 'invalidationsSince'
+  | 'setPush'
   | 'stats'
   | 'ping';
 

@@ -212,9 +212,7 @@ export class Session {
       this.isReadOnly ||= admission.isReadOnly || auth.isReadOnly === true || served.storage.isReadOnly;
       this.served = served;
       served.stats.connections++;
-      if (auth.wantsPush === true) {
-        this.stopPush = served.hub.addPushTarget((invalidation) => this.send({ t: 'inv', invalidation }));
-      }
+      if (auth.wantsPush === true) this.setPush(true);
       this.reader.maxFrameBytes = this.context.maxFrameBytes;
       this.send({
         t: 'welcome',
@@ -232,6 +230,16 @@ export class Session {
       this.release();
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
+    }
+  }
+
+  /** Pushed invalidations on this connection, on or off (a Redis-fed client asks while Redis is down). */
+  private setPush(isOn: boolean): void {
+    if (isOn && !this.stopPush) {
+      this.stopPush = this.served!.hub.addPushTarget((invalidation) => this.send({ t: 'inv', invalidation }));
+    } else if (!isOn && this.stopPush) {
+      this.stopPush();
+      this.stopPush = null;
     }
   }
 
@@ -317,6 +325,10 @@ export class Session {
       case 'invalidationsSince':
         checkU64(args[0], 'tid');
         return hub.since(args[0]);
+      case 'setPush':
+        if (typeof args[0] !== 'boolean') throw new InvalidArgumentError('setPush', `expected true or false, got ${typeof args[0]}`);
+        this.setPush(args[0]);
+        return null;
       case 'stats':
         return this.context.stats();
       case 'ping':

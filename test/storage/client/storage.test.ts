@@ -3,6 +3,8 @@ import { MemoryStorage } from '../../../storage/memory/storage.js';
 import { startStorageServer } from '../../../storage/server/storage-server.js';
 import { ClientStorage } from '../../../storage/client/storage.js';
 import type { Invalidation } from '../../../storage/contract.js';
+import { freePort, startRedisProcess } from '../fixtures/server-processes.js';
+import { eventually } from '../conformance/support.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -115,4 +117,75 @@ t.test('sync waits a bounded time for a TID that never comes', async (t) => {
   const started = Date.now();
   await t.rejects(client.sync((await client.lastTransaction()) + 1000n, 200), { code: 'ZEO_TIMEOUT' });
   t.ok(Date.now() - started < 2000);
+});
+
+t.test('a ConflictError brings the client current, so its retry succeeds even when no invalidation reaches it', async (t) => {
+  const server = await startStorageServer({ storages: { main: new MemoryStorage() }, log: () => undefined });
+  t.teardown(() => server.close());
+  const servers = [`127.0.0.1:${server.address.port}`];
+  const a = await ClientStorage.open({ servers, log: () => undefined });
+  // b is fed by a Redis that is down (nothing listens there), and its poll is a minute away.
+  const deadRedis = { url: `redis://127.0.0.1:${await freePort()}`, prefix: 'zeo-test-dead:' };
+  const b = await ClientStorage.open({ servers, redis: deadRedis, redisPollIntervalMs: 60_000, log: () => undefined });
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const [x, y] = await a.newOids(2);
+  const { tid: first } = await a.commit({ stores: [x!, y!].map((oid) => ({ oid, baseTid: 0n, data: bytes('v1'), refs: [] })) });
+  await b.sync(first);
+
+  for (const [what, commitOnB] of [
+    ['commit', (oid: bigint, baseTid: bigint) => b.commit({ stores: [{ oid, baseTid, data: bytes('by b'), refs: [] }] })],
+    ['two-phase commit', async (oid: bigint, baseTid: bigint) => {
+      const txn = await b.tpcBegin();
+      txn.store(oid, baseTid, bytes('by b'), []);
+      try {
+        await txn.vote();
+      } catch (error) {
+        await txn.abort();
+        throw error;
+      }
+      return txn.finish();
+    }],
+  ] as const) {
+    const oid = what === 'commit' ? x! : y!;
+    const stale = await b.load(oid);
+    const won = await a.commit({ stores: [{ oid, baseTid: stale.tid, data: bytes(`by a before ${what}`), refs: [] }] });
+    await t.rejects(commitOnB(oid, stale.tid), { code: 'ZEO_CONFLICT', currentTid: won.tid }, `${what}: b loses to a`);
+    t.ok((await b.lastTransaction()) >= won.tid, `${what}: after the conflict b has applied a's commit`);
+    const current = await b.load(oid);
+    t.equal(text(current.data), `by a before ${what}`, `${what}: b reads a's revision, not its stale cache`);
+    const retried = await commitOnB(oid, current.tid);
+    t.ok(retried.tid > won.tid, `${what}: the retry on the fresh revision succeeds`);
+  }
+});
+
+t.test('while Redis is down, invalidations come pushed on the storage connection, and keep coming once it is back', async (t) => {
+  const redisServer = await startRedisProcess(t);
+  const redis = { url: redisServer.url, prefix: `zeo-test-${process.pid}-${Date.now()}:` };
+  const server = await startStorageServer({ storages: { main: new MemoryStorage() }, redis, log: () => undefined });
+  t.teardown(() => server.close());
+  // The poll that would otherwise bring a client current while Redis is down is a minute away.
+  const open = () => ClientStorage.open({ servers: [`127.0.0.1:${server.address.port}`], redis, redisPollIntervalMs: 60_000, log: () => undefined });
+  const a = await open();
+  const b = await open();
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const [oid] = await a.newOids(1);
+  let { tid } = await a.commit({ stores: [{ oid: oid!, baseTid: 0n, data: bytes('v0'), refs: [] }] });
+  await b.sync(tid);
+  await redisServer.kill();
+  // Not b.sync(): that would ask the server itself. b must be told.
+  const told = (tid: bigint, ms: number) => eventually(`b told of ${tid}`, () => b.stats().lastTid >= tid, ms);
+  for (let i = 1; i <= 5; i++) {
+    ({ tid } = await a.commit({ stores: [{ oid: oid!, baseTid: tid, data: bytes(`v${i}`), refs: [] }] }));
+    await told(tid, 2000);
+  }
+  t.equal(text((await b.load(oid!)).data), 'v5', 'b followed every commit during the outage');
+  await redisServer.restart();
+  const heard: bigint[] = [];
+  b.onInvalidation((invalidation) => heard.push(invalidation.tid));
+  for (let i = 6; i <= 8; i++) {
+    ({ tid } = await a.commit({ stores: [{ oid: oid!, baseTid: tid, data: bytes(`v${i}`), refs: [] }] }));
+    await told(tid, 10_000);
+  }
+  t.equal(text((await b.load(oid!)).data), 'v8', 'and after it');
+  t.equal(new Set(heard).size, heard.length, 'each invalidation applied once, whichever way it came');
 });

@@ -27,7 +27,7 @@ function randomValue(depth = 0): unknown {
   }
 }
 
-const ops = ['load', 'loadBefore', 'loadMany', 'history', 'iterate', 'newOids', 'commit', 'tpcBegin', 'tpcVote', 'tpcFinish', 'tpcAbort', 'invalidationsSince', 'stats', 'ping', 'nope', 'constructor', '__proto__'];
+const ops = ['load', 'loadBefore', 'loadMany', 'history', 'iterate', 'newOids', 'commit', 'tpcBegin', 'tpcVote', 'tpcFinish', 'tpcAbort', 'invalidationsSince', 'setPush', 'stats', 'ping', 'nope', 'constructor', '__proto__'];
 
 /** One hostile connection; resolves when the server has closed it (or after a bound). */
 function attack(port: number, kind: number): Promise<void> {

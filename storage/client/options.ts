@@ -32,7 +32,7 @@ export interface ClientStorageOptions {
   /** How long a call waits for a server before UnavailableError. Default 10 s. */
   unavailableTimeoutMs?: number;
   connectTimeoutMs?: number;
-  /** Poll period while the Redis link is down. Default 1 s. */
+  /** While the Redis link is down the server pushes; this poll of it is the backstop. Default 1 s. */
   redisPollIntervalMs?: number;
   log?: (message: string) => void;
 }

@@ -20,11 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { isConfigVariable } from '../config/env.js';
 import { TimeoutError, UnavailableError } from '../errors.js';
 import type { ListenAddress, ZeoConfig } from '../config/schema.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 
 export interface StorageChildOptions {
   config: ZeoConfig;
-  log: SiteLogger;
+  log: Logger;
   /** How long a child may take to listen (default 60 s: a large file's index is rebuilt first). */
   startTimeoutMs?: number;
   /** How long a child may take to exit after SIGTERM before SIGKILL (default 10 s). */

@@ -129,7 +129,7 @@ export class ClientStorage implements Storage {
     this.hasConnectedOnce = true;
     if (this.options.redis === null) connection.setPushHandler((invalidation) => this.applier.receive(invalidation));
     // Verify the cache against what the server committed while we were away.
-    this.applier.catchUp().catch((error) => this.options.log(`storage client: catching up after connect failed: ${String(error)}`));
+    this.applier.catchUp().catch((error) => this.options.log.warn(`catching up after connect failed: ${String(error)}`));
   }
 
   private startRedis(): void {

@@ -10,6 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError } from '../../errors.js';
+import { processWarnings, toLogger, type Logger, type LogTarget } from '../../log.js';
 import type {
   CommitRequest,
   CommitResult,
@@ -47,6 +48,11 @@ export interface FileStorageOptions {
   indexSaveBytes?: number;
   /** Show index-rebuild progress on stderr; defaults to whether stderr is a TTY. */
   showProgress?: boolean;
+  /**
+   * Where warnings go (a torn tail cut, an index that could not be saved). Default: process
+   * warnings; the storage server passes its logger.
+   */
+  log?: LogTarget;
 }
 
 /** How the last open found the file, for tests and logs. */
@@ -78,7 +84,7 @@ export class FileStorage implements Storage {
     readonly path: string,
     generation: FileGeneration,
     private readonly lock: FileLock | null,
-    private readonly options: Required<Omit<FileStorageOptions, 'name'>>,
+    private readonly options: Required<Omit<FileStorageOptions, 'name' | 'log'>> & { log: Logger },
     readonly openInfo: FileOpenInfo,
     name: string,
   ) {
@@ -103,6 +109,7 @@ export class FileStorage implements Storage {
       isReadOnly: options.isReadOnly ?? false,
       indexSaveBytes: options.indexSaveBytes ?? DEFAULT_INDEX_SAVE_BYTES,
       showProgress: options.showProgress ?? Boolean(process.stderr.isTTY),
+      log: toLogger(options.log, 'file-storage', () => processWarnings),
     };
     if (!Number.isFinite(checked.indexSaveBytes) || checked.indexSaveBytes <= 0) {
       throw new InvalidArgumentError('indexSaveBytes', 'expected a positive number of bytes');
@@ -259,7 +266,7 @@ export class FileStorage implements Storage {
       this.indexSavedAtEnd = end;
     });
     this.indexSaving = run.catch((error) => {
-      process.emitWarning(`${this.path}: could not save the index: ${String(error)}`);
+      this.options.log.warn(`${this.path}: could not save the index: ${String(error)}`, { file: this.path });
     });
     return run;
   }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { InvalidArgumentError } from '../../errors.js';
+import { toLogger, type Logger, type LogTarget } from '../../log.js';
 import type { Storage } from '../contract.js';
 import { Gate } from './gate.js';
 import { InvalidationHub } from './invalidation-hub.js';
@@ -41,8 +42,11 @@ export interface StorageServerOptions {
   redis?: { url: string; prefix: string } | null;
   /** Close the storages when the server closes (runStorageServerMain owns its storages). */
   closeStorages?: boolean;
-  log?: (message: string) => void;
+  /** Where the server logs (default: the process logger, component "storage-server"). */
+  log?: LogTarget;
 }
+
+type CheckedServerOptions = Required<Omit<StorageServerOptions, 'log'>> & { log: Logger };
 
 function pem(text: string): string {
   return text.includes('-----BEGIN') ? text : readFileSync(text, 'utf8');
@@ -54,7 +58,7 @@ export class StorageServer {
   private readonly served = new Map<string, ServedStorage>();
   private readonly commitsInProgress = new Set<Promise<unknown>>();
   private readonly gate: Gate;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly context: SessionContext;
   private isClosing = false;
   private closing: Promise<void> | null = null;
@@ -62,7 +66,7 @@ export class StorageServer {
   private closedForProtocolErrors = 0;
   private totalConnections = 0;
 
-  private constructor(private readonly options: Required<StorageServerOptions>) {
+  private constructor(private readonly options: CheckedServerOptions) {
     this.log = options.log;
     this.context = {
       storages: this.served,
@@ -70,7 +74,7 @@ export class StorageServer {
       maxFrameBytes: this.options.maxFrameBytes,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
       commitLockTimeoutMs: this.options.commitLockTimeoutMs,
-      log: (message) => this.log(message),
+      log: this.log,
       isClosing: () => this.isClosing,
       trackCommit: (commit) => {
         this.commitsInProgress.add(commit);
@@ -89,7 +93,7 @@ export class StorageServer {
       : createServer(accept);
     // TLS handshake failures and the like are per-connection; the server keeps serving.
     this.server.on('tlsClientError', (error: Error, socket: Socket) => {
-      this.log(`storage server: TLS handshake with ${socket.remoteAddress} failed: ${error.message}`);
+      this.log.warn(`TLS handshake with ${socket.remoteAddress} failed: ${error.message}`, { peer: socket.remoteAddress });
     });
   }
 
@@ -101,7 +105,7 @@ export class StorageServer {
     if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > MAX_FRAME_BYTES) {
       throw new InvalidArgumentError('maxFrameBytes', `expected 1024..${MAX_FRAME_BYTES}, got ${maxFrameBytes}`);
     }
-    const full: Required<StorageServerOptions> = {
+    const full: CheckedServerOptions = {
       storages: options.storages,
       listen: options.listen ?? { host: '127.0.0.1', port: 0 },
       key: options.key ?? null,
@@ -116,7 +120,7 @@ export class StorageServer {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
       redis: options.redis ?? null,
       closeStorages: options.closeStorages ?? false,
-      log: options.log ?? ((message) => console.error(message)),
+      log: toLogger(options.log, 'storage-server'),
     };
     const server = new StorageServer(full);
     for (const name of names) {
@@ -154,7 +158,7 @@ export class StorageServer {
     const decision = this.gate.check(socket.remoteAddress);
     if (!decision.isAllowed || this.isClosing) {
       this.refusedConnections++;
-      this.log(`storage server: refused connection from ${peer}: ${decision.isAllowed ? 'shutting down' : decision.reason}`);
+      this.log.warn(`refused connection from ${peer}: ${decision.isAllowed ? 'shutting down' : decision.reason}`, { peer });
       socket.destroy();
       return;
     }

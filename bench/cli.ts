@@ -22,7 +22,8 @@ export const BENCH_USAGE = `usage: zeo bench [site|storage|objects|invalidation|
 
 zeo bench site (the default): the site and its baselines under autocannon load
   -c, --config FILE        config to launch the site from (default: the usual lookup)
-      --url URL            drive a running site at URL instead (127.0.0.1 only; no baselines)
+      --url URL            drive a running site at URL instead (127.0.0.1 only; no baselines): it must
+                           serve the catalogue routes (the demo shop does); its product count is found
       --admin-url URL      its admin endpoint, for /_zeo/status (with --url)
       --workers 1,2,4      worker counts to sweep (default: the config's workers.count)
       --duration S         seconds per measured step (default 10)
@@ -34,7 +35,7 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --scenarios LIST     ${SCENARIO_NAMES.join(',')} (default all)
       --targets LIST       site,cluster,nginx,postgres (default all; nginx only if installed)
       --fault-workers N    workers for the hang+crash run (default 3); --no-faults skips it
-      --products N         catalogue size (default ${DEFAULT_PRODUCT_COUNT})
+      --products N         catalogue size (default ${DEFAULT_PRODUCT_COUNT}; with --url, what the site has)
       --postgres-url URL   for the PostgreSQL baseline (default ${DEFAULT_POSTGRES_URL})
       --out DIR            where the JSON and HTML reports go (default bench/results)
       --verbose            show the children's output
@@ -210,7 +211,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       scenarios: v.scenarios ? list<ScenarioName>('--scenarios', v.scenarios, SCENARIO_NAMES) : [...SCENARIO_NAMES],
       targets: v.targets ? list<TargetName>('--targets', v.targets, ALL_TARGETS) : [...ALL_TARGETS],
       faultWorkers: v['no-faults'] ? null : v['fault-workers'] ? positiveInteger('--fault-workers', v['fault-workers'], 256) : 3,
-      productCount: v.products ? positiveInteger('--products', v.products, 1_000_000) : DEFAULT_PRODUCT_COUNT,
+      productCount: v.products ? positiveInteger('--products', v.products, 1_000_000) : null,
       postgresUrl: v['postgres-url'] ?? DEFAULT_POSTGRES_URL,
       postgresPoolSize: 8,
       isVerbose: v.verbose ?? false,

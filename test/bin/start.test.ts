@@ -206,7 +206,7 @@ t.test('with no config file, over Redis: ./var, a storage server that dies is re
 
   process.kill(firstPid, 'SIGKILL');
   const secondPid = await waitFor('the storage server to be restarted', () => {
-    const pids = parseLog(zeo.output()).entries.filter((e) => e.msg === 'storage server listening').map((e) => Number(e.pid));
+    const pids = parseLog(zeo.output()).entries.filter((e) => e.msg === 'storage server listening').map((e) => Number(e.storagePid));
     return pids.length >= 2 ? pids[pids.length - 1] : undefined;
   });
   t.not(secondPid, firstPid);

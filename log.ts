@@ -7,7 +7,7 @@
 // This file sits beside errors.ts, under every layer, and imports none of them.
 
 import { createRequire } from 'node:module';
-import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { DestinationStream, Logger as PinoLogger } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
 import { InvalidArgumentError } from './errors.js';
 
@@ -76,13 +76,18 @@ const PRETTY_OPTIONS: PrettyOptions = {
   messageFormat: '{if component}{component}: {end}{msg}',
 };
 
-/** pino-pretty's line formatter, loaded only when a terminal asks for it (it costs ~50 ms). */
+// pino and pino-pretty are loaded when a logger is first made, not with this module: every part
+// imports log.ts, and a worker thread, whose lines go to the router over its port, never needs them.
+const load = createRequire(import.meta.url);
+
+/** pino-pretty's line formatter, loaded only when a terminal asks for it. */
 function prettifier(isColored: boolean): (line: string) => string {
-  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  const { prettyFactory } = load('pino-pretty') as typeof import('pino-pretty');
   return prettyFactory({ ...PRETTY_OPTIONS, colorize: isColored });
 }
 
 function pinoLogger(options: CreateLoggerOptions): PinoLogger {
+  const { pino } = load('pino') as typeof import('pino');
   const settings = { ...DEFAULT_LOG_SETTINGS, ...options };
   const isTerminal = options.stream ? options.stream.isTTY === true : Boolean(process.stderr.isTTY);
   const format = chooseLogFormat(settings.format, isTerminal);

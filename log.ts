@@ -172,12 +172,13 @@ function emitAsWarning(message: string, fields?: LogFields): void {
 
 /**
  * The Logger a part writes to, from its `log` option (checked here, at the edge): the Logger
- * given; a function, given each entry as "component: message"; or, with nothing given, `fallback`.
+ * given; a function, given each entry's message; or, with nothing given, `fallback` (by default
+ * the process logger for `component`).
  */
 export function toLogger(target: LogTarget | undefined, component: string, fallback: () => Logger = () => processLogger(component)): Logger {
   if (target === undefined) return fallback();
   if (typeof target === 'function') {
-    const line = (message: string) => target(`${component}: ${message}`);
+    const line = (message: string) => target(message);
     return { info: line, warn: line, error: line };
   }
   if (typeof target !== 'object' || target === null || !['info', 'warn', 'error'].every((level) => typeof (target as never)[level] === 'function')) {

@@ -50,11 +50,11 @@ t.test('pretty lines on a terminal, JSON otherwise; the format and level can be 
   t.same(quiet.lines().map((l) => JSON.parse(l).msg), ['kept']);
 });
 
-t.test('a log option: a Logger as is, a function given "component: message", else the fallback', async (t) => {
+t.test('a log option: a Logger as is, a function given each message, else the fallback', async (t) => {
   const lines: string[] = [];
   const fromFunction = toLogger((line) => lines.push(line), 'redis');
   fromFunction.warn('redis down at redis://127.0.0.1:1', { channel: 'zeo:invalidations:main' });
-  t.same(lines, ['redis: redis down at redis://127.0.0.1:1']);
+  t.same(lines, ['redis down at redis://127.0.0.1:1']);
   const given: Logger = { info() {}, warn() {}, error() {} };
   t.equal(toLogger(given, 'x'), given);
   t.equal(toLogger(undefined, 'x', () => given), given);

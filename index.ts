@@ -63,7 +63,17 @@ export {
   type StartSiteOptions,
   type RunProxyOptions,
 } from './proxy/site.js';
-export type { SiteLogger } from './proxy/logger.js';
+export {
+  createLogger,
+  configureProcessLog,
+  hex,
+  processLogger,
+  silentLogger,
+  type Logger,
+  type LogFields,
+  type LogSettings,
+  type LogTarget,
+} from './log.js';
 export { CompressedStorage, type CompressedStorageOptions } from './storage/compressed/storage.js';
 export { PostgresStorage, openPostgresStorage, type PostgresStorageOptions } from './storage/postgres/storage.js';
 export { launchSite, runStartMain, type LaunchedSite, type LaunchOptions } from './proxy/launch.js';

@@ -5,9 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ZeoConfig } from '../config/schema.js';
+import type { LogTarget } from '../log.js';
 import { ClientStorage } from '../storage/client/storage.js';
 
-export async function openClientStorage(config: ZeoConfig, workerId: number, log: (message: string) => void): Promise<ClientStorage> {
+export async function openClientStorage(config: ZeoConfig, workerId: number, log: LogTarget): Promise<ClientStorage> {
   const { client, storageServer, storage, redis } = config;
   const servers = client.servers.length > 0 ? client.servers : [`${storageServer.listen.host}:${storageServer.listen.port}`];
   let diskCachePath: string | null = null;

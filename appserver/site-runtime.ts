@@ -161,5 +161,9 @@ async function openStorage(options: SiteRuntimeOptions): Promise<Storage | null>
     return (imported.default as StorageFactory)({ config, workerId });
   }
   const { openClientStorage } = await import('./client-storage-opener.js');
-  return openClientStorage(config, workerId, (message) => log('warn', message));
+  return openClientStorage(config, workerId, {
+    info: (message, fields) => log('info', message, fields),
+    warn: (message, fields) => log('warn', message, fields),
+    error: (message, fields) => log('error', message, fields),
+  });
 }

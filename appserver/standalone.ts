@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ZeoConfig } from '../config/schema.js';
+import { processLogger } from '../log.js';
 import { readBody } from './http-body.js';
 import { describe, responseToData, type LogFunction, type RequestData } from './request-runner.js';
 import { appModulePath, SiteRuntime } from './site-runtime.js';
@@ -31,11 +32,14 @@ export interface AppServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
-const stderrLog: LogFunction = (level, message, fields) =>
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }) + '\n');
+/** The process logger, as the runner's level-first function. */
+function processLog(): LogFunction {
+  const logger = processLogger('appserver');
+  return (level, message, fields) => logger[level](message, fields);
+}
 
 export async function startAppServer(config: ZeoConfig, options: AppServerOptions = {}): Promise<AppServer> {
-  const log = options.log ?? stderrLog;
+  const log = options.log ?? processLog();
   const runtime = await SiteRuntime.start({
     config,
     workerId: options.workerId ?? 1,
@@ -115,9 +119,9 @@ export async function startAppServer(config: ZeoConfig, options: AppServerOption
 
 /** `zeo appserver`: runs until SIGTERM/SIGINT, then resolves with the exit code (0 after a clean stop). */
 export async function runAppServerMain(config: ZeoConfig, options: AppServerOptions = {}): Promise<number> {
-  const log = options.log ?? stderrLog;
+  const log = options.log ?? processLog();
   const server = await startAppServer(config, { ...options, log });
-  process.stdout.write(`zeo: app server on ${server.url} (health: ${server.url}${HEALTH_PATH})\n`);
+  log('info', `app server on ${server.url} (health: ${server.url}${HEALTH_PATH})`, { url: server.url });
   const signal = await waitForStopSignal();
   log('info', 'stopping', { signal });
   await server.close(Math.min(config.router.requestTimeoutMs, 30_000));

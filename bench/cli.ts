@@ -22,7 +22,8 @@ export const BENCH_USAGE = `usage: zeo bench [site|storage|objects|invalidation|
 
 zeo bench site (the default): the site and its baselines under autocannon load
   -c, --config FILE        config to launch the site from (default: the usual lookup)
-      --url URL            drive a running site at URL instead (127.0.0.1 only; no baselines)
+      --url URL            drive a running site at URL instead (127.0.0.1 only; no baselines): it must
+                           serve the catalogue routes (the demo shop does); its product count is found
       --admin-url URL      its admin endpoint, for /_zeo/status (with --url)
       --workers 1,2,4      worker counts to sweep (default: the config's workers.count)
       --duration S         seconds per measured step (default 10)
@@ -34,23 +35,81 @@ zeo bench site (the default): the site and its baselines under autocannon load
       --scenarios LIST     ${SCENARIO_NAMES.join(',')} (default all)
       --targets LIST       site,cluster,nginx,postgres (default all; nginx only if installed)
       --fault-workers N    workers for the hang+crash run (default 3); --no-faults skips it
-      --products N         catalogue size (default ${DEFAULT_PRODUCT_COUNT})
+      --products N         catalogue size (default ${DEFAULT_PRODUCT_COUNT}; with --url, what the site has)
       --postgres-url URL   for the PostgreSQL baseline (default ${DEFAULT_POSTGRES_URL})
       --out DIR            where the JSON and HTML reports go (default bench/results)
       --verbose            show the children's output
       --cpu-prof DIR       every zeo process and worker thread writes a CPU profile into DIR
                            (summarise: node dist/bench/profile-summary.js DIR/<target>)
 zeo bench storage|objects|invalidation|network [--name value ...]: the lower-level benchmarks
+  (\`zeo bench <name> --help\` lists each one's options)
 `;
 
 const ALL_TARGETS: TargetName[] = ['site', 'cluster', 'nginx', 'postgres'];
 const RESULTS_FOLDER = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
-const OTHER_BENCHES: Record<string, { module: string; exportName: string }> = {
-  storage: { module: './storage.js', exportName: 'runStorageBench' },
-  objects: { module: './objects.js', exportName: 'runObjectsBench' },
-  invalidation: { module: './invalidation.js', exportName: 'runInvalidationBench' },
-  network: { module: './network.js', exportName: 'runNetworkBench' },
+const OUT_FILE_OPTION = (name: string) =>
+  `      --out-file FILE      where the JSON goes (default bench/results/${name}.json; null: not written)`;
+
+/** The lower-level benchmarks: their module, entry point and help (their flags are their options). */
+const OTHER_BENCHES: Record<string, { module: string; exportName: string; help: string }> = {
+  storage: {
+    module: './storage.js',
+    exportName: 'runStorageBench',
+    help: `usage: zeo bench storage [options]
+
+FileStorage on its own: one transaction of many records, many one-record transactions (an fsync
+each), group commit with 1/4/16 concurrent committers, and opening a large file with and
+without its saved index.
+      --records N          records in the file the open benchmark opens (default 1000000)
+      --runs N             repetitions of each timed step; the median is reported (default 3)
+${OUT_FILE_OPTION('storage')}
+`,
+  },
+  objects: {
+    module: './objects.js',
+    exportName: 'runObjectsBench',
+    help: `usage: zeo bench objects [options]
+
+The object layer, zodbshootout style: add, update, cold, warm, hot and steamin phases over
+MemoryStorage and FileStorage, objects per second.
+      --objects N          objects per run (default 1000)
+      --runs N             runs per storage; the median is reported (default 5)
+      --storages LIST      memory,file (default both)
+${OUT_FILE_OPTION('objects')}
+`,
+  },
+  invalidation: {
+    module: './invalidation.js',
+    exportName: 'runInvalidationBench',
+    help: `usage: zeo bench invalidation [options]
+
+Invalidation fan-out: from a commit's return until N other client processes have applied it,
+pushed on the storage connection and over Redis, p50/p99.
+      --clients N          listening clients (default 8)
+      --commits N          commits measured (default 200)
+      --gap-ms MS          pause between commits (default 10)
+      --redis-url URL      Redis for the Redis run; null skips it (default redis://127.0.0.1:6379)
+${OUT_FILE_OPTION('invalidation')}
+`,
+  },
+  network: {
+    module: './network.js',
+    exportName: 'runNetworkBench',
+    help: `usage: zeo bench network [options]
+
+The object phases over a storage-server process, next to a local FileStorage in the same run;
+then 1/2/4 client processes running a read-mostly transaction mix through the server.
+      --objects N          objects per run (default 1000)
+      --runs N             runs per storage; the median is reported (default 3)
+      --duration S         seconds of transactions per concurrency step (default 5)
+      --clients LIST       client process counts (default 1,2,4)
+      --write-ratio R      share of write transactions in the concurrent mix (default 0.05)
+      --step-timeout-ms MS bound on any one wait for a child (default 120000)
+      --verbose            show the children's stderr
+${OUT_FILE_OPTION('network')}
+`,
+  },
 };
 
 function positiveInteger(flag: string, text: string, max = 1_000_000): number {
@@ -73,7 +132,7 @@ function list<T extends string>(flag: string, text: string, allowed: readonly T[
 }
 
 export type ParsedBenchArgs =
-  | { kind: 'help' }
+  | { kind: 'help'; text: string }
   | { kind: 'other'; what: string; options: Record<string, unknown> }
   | { kind: 'site'; configFile: string | undefined; options: Omit<SiteBenchOptions, 'baseConfig' | 'log' | 'command' | 'workers'> & { workers: number[] | null }; outFolder: string };
 
@@ -106,7 +165,9 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
   const first = args[0];
   const what = first && !first.startsWith('-') ? first : 'site';
   const rest = first && !first.startsWith('-') ? args.slice(1) : args;
-  if (rest.includes('--help') || rest.includes('-h') || what === 'help') return { kind: 'help' };
+  if (rest.includes('--help') || rest.includes('-h') || what === 'help') {
+    return { kind: 'help', text: OTHER_BENCHES[what]?.help ?? BENCH_USAGE };
+  }
   if (OTHER_BENCHES[what]) return { kind: 'other', what, options: flagsToOptions(rest) };
   if (what !== 'site') {
     throw new InvalidArgumentError('zeo bench',
@@ -150,7 +211,7 @@ export function parseBenchArgs(args: readonly string[]): ParsedBenchArgs {
       scenarios: v.scenarios ? list<ScenarioName>('--scenarios', v.scenarios, SCENARIO_NAMES) : [...SCENARIO_NAMES],
       targets: v.targets ? list<TargetName>('--targets', v.targets, ALL_TARGETS) : [...ALL_TARGETS],
       faultWorkers: v['no-faults'] ? null : v['fault-workers'] ? positiveInteger('--fault-workers', v['fault-workers'], 256) : 3,
-      productCount: v.products ? positiveInteger('--products', v.products, 1_000_000) : DEFAULT_PRODUCT_COUNT,
+      productCount: v.products ? positiveInteger('--products', v.products, 1_000_000) : null,
       postgresUrl: v['postgres-url'] ?? DEFAULT_POSTGRES_URL,
       postgresPoolSize: 8,
       isVerbose: v.verbose ?? false,
@@ -185,7 +246,7 @@ const configWorkers = (config: ZeoConfig) => (config.workers.count === 'auto' ? 
 export async function runBenchCli(args: string[]): Promise<number> {
   const parsed = parseBenchArgs(args);
   if (parsed.kind === 'help') {
-    process.stdout.write(BENCH_USAGE);
+    process.stdout.write(parsed.text);
     return 0;
   }
   if (parsed.kind === 'other') return runOther(parsed.what, parsed.options);

@@ -54,30 +54,69 @@ export function faultTiming(before: readonly WorkerStatus[], readings: readonly 
   return { skipMs, replaceMs };
 }
 
-function inject(url: string, path: string): void {
+/** A fault request in flight: how the site answered it, once it did. */
+interface Injection {
+  kind: 'hang' | 'crash';
+  path: string;
+  /** The status, or why there was none; null while unanswered. */
+  answer: string | null;
+  /** The site answered as a site without the fault routes does (404, or a fast 200 to a hang). */
+  isRefused: boolean;
+}
+
+/**
+ * Whether an answer shows the fault did not take effect (pure; exported for tests). A 5xx or no
+ * answer is the fault at work (the router gave up on the worker); a crash answers 202 first; a
+ * hang answers, if ever, only after blocking for `hangMs`. Anything else (404, 405, a quick 200)
+ * is a site without the fault routes.
+ */
+export function isFaultRefused(kind: 'hang' | 'crash', status: number, elapsedMs: number, hangMs = HANG_MS): boolean {
+  if (status >= 500) return false;
+  if (kind === 'crash') return status !== 202;
+  return !(status === 200 && elapsedMs >= hangMs / 2);
+}
+
+function inject(url: string, kind: 'hang' | 'crash', path: string): Injection {
+  const injection: Injection = { kind, path, answer: null, isRefused: false };
+  const startedAt = Date.now();
   // The fault request itself gets no useful answer (the hang one none at all): fire and go on.
   fetch(`${url}${path}`, { method: 'POST', signal: AbortSignal.timeout(HANG_MS + 15_000) })
-    .then((response) => response.arrayBuffer())
-    .catch(() => {});
+    .then(async (response) => {
+      await response.arrayBuffer().catch(() => {});
+      injection.answer = String(response.status);
+      injection.isRefused = isFaultRefused(kind, response.status, Date.now() - startedAt);
+    })
+    .catch((error: unknown) => {
+      injection.answer = `no answer (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name})`;
+    });
+  return injection;
+}
+
+/** The note for a fault the site refused, or null. */
+function refusalNote(injection: Injection): string | null {
+  return injection.isRefused
+    ? `POST ${injection.path.split('?')[0]} answered ${injection.answer}: the site has no fault routes ` +
+      '(the bench catalogue app serves them with ZEO_BENCH_FAULTS=1), so the fault was not injected'
+    : null;
 }
 
 async function watch(adminUrl: string | null, before: StatusReading | null, injectedAt: number,
-  recoveryMs: number): Promise<FaultTiming> {
+  recoveryMs: number, injection: Injection): Promise<FaultTiming> {
+  const deadline = injectedAt + recoveryMs;
   if (!adminUrl || !before) {
-    await sleep(recoveryMs);
-    return { skipMs: null, replaceMs: null };
+    while (Date.now() < deadline && !injection.isRefused) await sleep(POLL_MS);
+    return { skipMs: null, replaceMs: null, isInjected: !injection.isRefused, answer: injection.answer };
   }
   const readings: StatusReading[] = [];
-  const deadline = injectedAt + recoveryMs;
   let timing: FaultTiming = { skipMs: null, replaceMs: null };
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !injection.isRefused) {
     const reading = await readStatus(adminUrl, 1_000);
     if (reading) readings.push(reading);
     timing = faultTiming(before.workers, readings, injectedAt);
     if (timing.replaceMs !== null) break;
     await sleep(POLL_MS);
   }
-  return timing;
+  return { ...timing, isInjected: !injection.isRefused, answer: injection.answer };
 }
 
 export async function runFaultScenario(options: FaultRunOptions): Promise<FaultResult> {
@@ -98,17 +137,24 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   const beforeHang = target.adminUrl ? await readStatus(target.adminUrl) : null;
   const hangAt = Date.now();
   log(`  fault: POST /_bench/hang?ms=${HANG_MS} (blocks one worker's event loop)`);
-  inject(target.url, `/_bench/hang?ms=${HANG_MS}`);
-  const hang = await watch(target.adminUrl, beforeHang, hangAt, recoveryMs);
+  const hanging = inject(target.url, 'hang', `/_bench/hang?ms=${HANG_MS}`);
+  const hang = await watch(target.adminUrl, beforeHang, hangAt, recoveryMs, hanging);
   await sleep(1_000);
   const beforeCrash = target.adminUrl ? await readStatus(target.adminUrl) : null;
   const crashAt = Date.now();
   log('  fault: POST /_bench/crash (one worker throws uncaught)');
-  inject(target.url, '/_bench/crash');
-  const crash = await watch(target.adminUrl, beforeCrash, crashAt, recoveryMs);
+  const crashing = inject(target.url, 'crash', '/_bench/crash');
+  const crash = await watch(target.adminUrl, beforeCrash, crashAt, recoveryMs, crashing);
   await sleep(3_000);
   stop.abort();
   const load = await loading;
+  for (const injection of [hanging, crashing]) {
+    const note = refusalNote(injection);
+    if (note) {
+      notes.push(note);
+      log(`  ${note}`);
+    }
+  }
   if (!target.adminUrl) {
     notes.push('no admin endpoint: skip/replace times are not observable on this target');
     const exits = target.workerExits();

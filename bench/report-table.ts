@@ -1,6 +1,7 @@
 // The text report of a site bench run: ONE table (a row per target, worker count and scenario,
 // fault runs last), then the fault timings, the goals met or missed, and the notes.
 
+import { non2xxProblem } from './goals.js';
 import { machineLine } from './machine.js';
 import type { FaultResult, SiteBenchResults, SiteCounters, StepResult } from './results.js';
 import type { CpuPerRequest } from './cpu-usage.js';
@@ -43,7 +44,8 @@ function loadCells(load: LoadResult | null, error: string | undefined, relative:
     formatMs(load.latencyMs.p97_5),
     formatMs(load.latencyMs.p99),
     formatCount(load.errors),
-    formatCount(load.non2xx),
+    // Flagged: the step measured mostly errors (the notes say which statuses).
+    formatCount(load.non2xx) + (non2xxProblem(load) ? ' (!)' : ''),
   ];
 }
 

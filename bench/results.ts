@@ -42,6 +42,10 @@ export interface FaultTiming {
   skipMs: number | null;
   /** From the fault being injected to a new worker taking its place. */
   replaceMs: number | null;
+  /** False when the site refused the fault request (it has no fault routes): nothing was measured. */
+  isInjected?: boolean;
+  /** How the fault request was answered ("202", "404", "no answer (...)"), null if it was not yet. */
+  answer?: string | null;
 }
 
 export interface FaultResult {

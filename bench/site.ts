@@ -6,17 +6,18 @@
 
 import { join } from 'node:path';
 import type { ZeoConfig } from '../config/schema.js';
-import { pageCount } from './apps/catalogue-data.js';
+import { DEFAULT_PRODUCT_COUNT, pageCount } from './apps/catalogue-data.js';
 import { FAULTS_ENV } from './apps/faults.js';
 import { nodeAppLauncher } from './baselines/app-spec.js';
 import { startClusterTarget } from './baselines/cluster.js';
 import { findNginx, startNginxTarget } from './baselines/nginx.js';
 import { backendPids, createCatalogueSchema, dropCatalogueSchema, newSchemaName } from './baselines/postgres-app.js';
 import { runFaultScenario } from './fault-run.js';
-import { checkGoals } from './goals.js';
+import { checkGoals, non2xxNotes } from './goals.js';
 import { startSiteTarget, startWithStorageServer, type ZeoLaunchOptions } from './launch/zeo-site.js';
 import { runLoad, type LoadResult } from './load.js';
 import { describeMachine } from './machine.js';
+import { probeCatalogue } from './site-probe.js';
 import { medianSteps } from './rounds.js';
 import { formatCount, formatMs } from './report-table.js';
 import type { BenchRunOptions, FaultResult, SiteBenchResults, StepResult } from './results.js';
@@ -25,7 +26,9 @@ import { cpuPerRequest, readCpu } from './cpu-usage.js';
 import { countersBetween, readStatus } from './site-status.js';
 import { type RunningTarget, TARGET_DESCRIPTIONS, type TargetName } from './targets.js';
 
-export interface SiteBenchOptions extends BenchRunOptions {
+export interface SiteBenchOptions extends Omit<BenchRunOptions, 'productCount'> {
+  /** Catalogue size; null: the bench catalogue's (2,000), or with `url` what the site has. */
+  productCount: number | null;
   /** Drive an already running site instead of launching anything (no baselines). */
   url: string | null;
   adminUrl: string | null;
@@ -59,8 +62,11 @@ function summary(load: LoadResult): string {
     `p99 ${formatMs(load.latencyMs.p99)} ms, ${load.errors} errors, ${load.non2xx} non-2xx`;
 }
 
+/** SiteBenchOptions with the catalogue size settled (given, the default, or found on the site). */
+type SettledOptions = SiteBenchOptions & { productCount: number };
+
 /** Warms a started target up, then runs each scenario on it: one StepResult per scenario. */
-async function* measureTarget(target: RunningTarget, targetName: TargetName, workers: number, options: SiteBenchOptions,
+async function* measureTarget(target: RunningTarget, targetName: TargetName, workers: number, options: SettledOptions,
   progress: (text: string) => void): AsyncGenerator<StepResult> {
   const drive = (scenario: Scenario, seconds: number) => runLoad({
     url: target.url, scenario, durationSeconds: seconds, connections: options.connections,
@@ -95,9 +101,19 @@ async function* measureTarget(target: RunningTarget, targetName: TargetName, wor
   }
 }
 
-export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBenchResults> {
+export async function runSiteBench(given: SiteBenchOptions): Promise<SiteBenchResults> {
   const machine = describeMachine();
   const notes: string[] = [];
+  let productCount = given.productCount ?? DEFAULT_PRODUCT_COUNT;
+  if (given.url) {
+    // A running site is not launched with our catalogue: check it has the routes, and ask only
+    // for the products it has (the demo shop has 200, not 2,000).
+    const probe = await probeCatalogue(given.url, given.productCount);
+    productCount = probe.productCount;
+    notes.push(...probe.notes);
+    given.log(`    ${probe.notes.join('; ')}`);
+  }
+  const options: SettledOptions = { ...given, productCount };
   const steps: StepResult[] = [];
   const faults: FaultResult[] = [];
   let targets = [...options.targets];
@@ -243,6 +259,6 @@ export async function runSiteBench(options: SiteBenchOptions): Promise<SiteBench
     ...(rounds > 1 ? { allRounds: steps } : {}),
     faults,
     goals: checkGoals(reported, faults),
-    notes,
+    notes: [...notes, ...non2xxNotes(reported, faults)],
   };
 }

@@ -10,33 +10,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ZeoError } from '../errors.js';
+import { configureProcessLog, processLogger } from '../log.js';
 import type { ZeoConfig } from '../config/schema.js';
 import { parseCliArgs, type CliArgs } from './cli-args.js';
-
-const USAGE = `usage: zeo <command> [options]
-
-commands:
-  start              launch the whole site: storage server (child process), workers, router
-  storage-server     run the storage server alone
-  appserver          run one app server alone (HTTP), for app servers on other machines
-  proxy              run the router alone (and its local workers)
-  scale N            change the number of workers of a running site
-  reload             replace every worker of a running site, one by one
-  status             show a running site's workers and their health (--json for JSON)
-  bench [what] ...   load tests: site (default), storage, objects, network, invalidation
-  config [print|schema|env]
-                     print the effective config, its JSON Schema, or the ZEO_* variables
-  help               this text
-
-options:
-  -c, --config FILE  config file (default: $ZEO_CONFIG, else ./zeo.config.json if present)
-  -w, --workers N    number of app-server workers (N or "auto")
-  -p, --port N       port of the command's listener (router, storage server, app server)
-      --json         machine-readable output (status, config)
-
-Environment: ZEO_<SECTION>_<KEY> overrides any config key (ZEO_WORKERS_COUNT=4,
-ZEO_ROUTER_LISTEN_PORT=9000); REDIS_URL sets redis.url. \`zeo config env\` lists them all.
-`;
+import { COMMAND_NAMES, commandHelp, USAGE } from './help.js';
 
 type Runner = (args: CliArgs) => Promise<number>;
 
@@ -110,8 +87,16 @@ const COMMANDS: Record<string, Runner> = {
     }
     return 0;
   },
-  async help() {
-    process.stdout.write(USAGE);
+  async help(args) {
+    const about = args.positionals[0];
+    if (about === undefined) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (about === 'bench') return COMMANDS.bench!({ ...args, rest: ['--help'] });
+    const help = commandHelp(about);
+    if (help === null) return usageError(`zeo help: no command ${JSON.stringify(about)}; use one of ${COMMAND_NAMES.join(', ')}`);
+    process.stdout.write(help);
     return 0;
   },
 };
@@ -126,7 +111,9 @@ function keepRunning(result: unknown): Promise<number> {
 
 async function loadFor(args: CliArgs): Promise<{ config: ZeoConfig; file: string | null }> {
   const { loadConfigWithSource } = await import('../config/load.js');
-  return loadConfigWithSource({ file: args.configFile, overrides: args.overrides });
+  const loaded = loadConfigWithSource({ file: args.configFile, overrides: args.overrides });
+  configureProcessLog(loaded.config.log);
+  return loaded;
 }
 
 /** A subsystem's entry point, or a clear "not available" error naming the part. */
@@ -157,7 +144,10 @@ function usageError(message: string): number {
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseCliArgs(argv);
-  if (args.isHelp && args.command !== 'bench') return COMMANDS.help!(args);
+  if (args.isHelp && args.command !== 'bench' && args.command !== 'help') {
+    if (!Object.hasOwn(COMMANDS, args.command)) return usageError(`zeo: unknown command ${JSON.stringify(args.command)}; \`zeo help\` lists the commands`);
+    return COMMANDS.help!({ ...args, positionals: [args.command] });
+  }
   const run = Object.hasOwn(COMMANDS, args.command) ? COMMANDS[args.command] : undefined;
   if (!run) {
     const aliases: Record<string, string> = { '--help': 'help', '-h': 'help' };
@@ -175,20 +165,27 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 const command = process.argv[2] ?? 'help';
 const GRACE_MS = 5_000;
+/** The long-running commands: their failures are log entries, like the rest of what they say. */
+const SERVER_COMMANDS = new Set(['start', 'storage-server', 'appserver', 'proxy']);
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
     // A clean stop has closed every server; should a handle still hold the event loop open,
     // exit anyway rather than leave a half-stopped process behind.
     setTimeout(() => {
-      process.stderr.write(`zeo ${command}: handles still open ${GRACE_MS} ms after stopping; exiting\n`);
+      processLogger('zeo').warn(`zeo ${command}: handles still open ${GRACE_MS} ms after stopping; exiting`);
       process.exit(code);
     }, GRACE_MS).unref();
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`zeo ${command}: ${message}\n`);
     const isUsage = error instanceof ZeoError && (error.code === 'ZEO_CONFIG_INVALID' || error.code === 'ZEO_INVALID_ARGUMENT');
+    // Bad usage is one plain line for the person who typed it; a server that fails says so in its log.
+    if (SERVER_COMMANDS.has(command) && !isUsage) {
+      processLogger('zeo').error(`zeo ${command}: ${message}`, { command, ...(error instanceof ZeoError ? { code: error.code } : {}) });
+    } else {
+      process.stderr.write(`zeo ${command}: ${message}\n`);
+    }
     if (!isUsage && !(error instanceof ZeoError) && !(error instanceof PartMissing) && process.env.ZEO_DEBUG) {
       process.stderr.write(String((error as Error).stack) + '\n');
     }

@@ -93,7 +93,7 @@ export const CONFIG_FIELDS: ObjectField = object<ZeoConfig>('A zeo-ts site confi
   }),
   redis: object<ZeoConfig['redis']>('Invalidation fan-out over Redis pub/sub.', {
     url: { type: 'nullable', of: { type: 'string', isNonEmpty: true, format: 'redisUrl', doc: '' }, doc: 'redis://host:port; null = invalidations pushed over the storage connection.' },
-    prefix: { type: 'string', doc: 'Channel prefix: channel = prefix + storage name.' },
+    prefix: { type: 'string', doc: 'Channel prefix: channel = prefix + "invalidations:" + storage name ("zeo:invalidations:main").' },
   }),
   app: object<ZeoConfig['app']>('The site application.', {
     module: { type: 'nullable', of: { type: 'string', isNonEmpty: true, doc: '' }, doc: "Path of the site's app module; null = the bundled demo site." },
@@ -129,4 +129,8 @@ export const CONFIG_FIELDS: ObjectField = object<ZeoConfig>('A zeo-ts site confi
     listen: listen('Where the stand-alone app server listens.'),
   }),
   admin: listen('The admin endpoint (/_zeo: scale, reload, status). Keep it on loopback.'),
+  log: object<ZeoConfig['log']>('What every part of the site logs, on stderr.', {
+    format: { type: 'enum', values: ['auto', 'json', 'pretty'], doc: '"auto": pretty lines on a terminal, JSON lines otherwise.' },
+    level: { type: 'enum', values: ['info', 'warn', 'error'], doc: 'Entries below this level are dropped.' },
+  }),
 });

@@ -60,7 +60,7 @@ export interface ZeoConfig {
   redis: {
     /** redis://host:port; null = invalidations pushed over the storage connection. */
     url: string | null;
-    /** Channel prefix: channel = prefix + storage name. */
+    /** Channel prefix: channel = prefix + "invalidations:" + storage name ("zeo:invalidations:main"). */
     prefix: string;
   };
   app: {
@@ -112,6 +112,13 @@ export interface ZeoConfig {
   /** Stand-alone app server (zeo appserver): its HTTP listener. */
   appserver: { listen: ListenAddress };
   admin: ListenAddress;
+  /** What every part of the site logs, on stderr. */
+  log: {
+    /** "auto": pretty lines on a terminal, JSON lines otherwise. */
+    format: 'auto' | 'json' | 'pretty';
+    /** Entries below this level are dropped. */
+    level: 'info' | 'warn' | 'error';
+  };
 }
 
 export const DEFAULTS: ZeoConfig = {
@@ -166,4 +173,5 @@ export const DEFAULTS: ZeoConfig = {
   },
   appserver: { listen: { host: '127.0.0.1', port: 8081 } },
   admin: { host: '127.0.0.1', port: 8090 },
+  log: { format: 'auto', level: 'info' },
 };

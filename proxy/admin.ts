@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/schema.js';
 import type { WorkerHealth } from '../appserver/worker-protocol.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 import type { RouterMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 
@@ -38,9 +38,9 @@ export class AdminServer {
   readonly server: Server;
   private readonly pool: Pool;
   private readonly metrics: RouterMetrics;
-  private readonly log: SiteLogger;
+  private readonly log: Logger;
 
-  constructor(pool: Pool, metrics: RouterMetrics, log: SiteLogger) {
+  constructor(pool: Pool, metrics: RouterMetrics, log: Logger) {
     this.pool = pool;
     this.metrics = metrics;
     this.log = log;

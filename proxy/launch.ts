@@ -11,13 +11,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ListenAddress, ZeoConfig } from '../config/schema.js';
-import { jsonLineLogger, type SiteLogger } from './logger.js';
+import { processLogger, type LogFields, type Logger } from '../log.js';
+import { redactRedisUrl } from '../storage/redis/connection.js';
+import { invalidationChannel } from '../storage/redis/messages.js';
 import { resolveWorkerCount } from '../config/load.js';
 import { startSite, waitForStopSignal, type Site } from './site.js';
 import { StorageServerChild } from './storage-child.js';
 
 export interface LaunchOptions {
-  log?: SiteLogger;
+  log?: Logger;
   /** The config file the site came from, for the log (null: defaults and environment only). */
   configFile?: string | null;
   /** Re-reads the config (SIGHUP); the new worker count is applied at once. */
@@ -54,7 +56,7 @@ export function withStorageAddress(config: ZeoConfig, address: ListenAddress): Z
 
 /** Starts storage server, pool, router and admin; resolves once the site answers. */
 export async function launchSite(config: ZeoConfig, options: LaunchOptions = {}): Promise<LaunchedSite> {
-  const log = options.log ?? jsonLineLogger;
+  const log = options.log ?? processLogger('site');
   makeDataFolders(config);
   let onLost: (reason: string) => void = () => {};
   const lost = new Promise<string>((resolve) => (onLost = resolve));
@@ -81,25 +83,31 @@ export async function launchSite(config: ZeoConfig, options: LaunchOptions = {})
   return { site, storageServer, lost, close };
 }
 
-function describeSite(config: ZeoConfig, launched: LaunchedSite, configFile: string | null | undefined): string[] {
-  const storage = config.storage.kind === 'file' ? `FileStorage ${resolve(config.storage.path)}` : 'MemoryStorage (nothing is kept on disk)';
+/** What the site is made of, one log entry each: config, storage, invalidations, workers, URLs. */
+function describeSite(config: ZeoConfig, launched: LaunchedSite, configFile: string | null | undefined): Array<[string, LogFields]> {
+  const storage = config.storage.kind === 'file'
+    ? `FileStorage ${resolve(config.storage.path)}`
+    : config.storage.kind === 'postgres' ? `PostgreSQL schema ${config.storage.postgresSchema}` : 'MemoryStorage (nothing is kept on disk)';
+  const channel = config.redis.url ? invalidationChannel(config.redis.prefix, config.storage.name) : null;
   const invalidations = config.redis.url
-    ? `Redis pub/sub at ${config.redis.url.replace(/\/\/[^@/]*@/, '//***@')} (channel ${config.redis.prefix}${config.storage.name})`
+    ? `Redis pub/sub at ${redactRedisUrl(config.redis.url)} (channel ${channel})`
     : 'pushed over each storage connection (no Redis configured)';
   const app = config.app.module ?? 'the bundled demo shop';
+  const { url, adminUrl } = launched.site;
   return [
-    `zeo: config ${configFile ?? '(none: defaults and environment)'}`,
-    `zeo: storage ${storage}, served on ${dialable(launched.storageServer.address!)} (pid ${launched.storageServer.pid})`,
-    `zeo: invalidations ${invalidations}`,
-    `zeo: ${launched.site.pool.workers.length} workers running ${app}, balancing ${config.router.balancing}`,
-    `zeo: admin on ${launched.site.adminUrl}`,
-    `zeo: site ready at ${launched.site.url}`,
+    [`config ${configFile ?? '(none: defaults and environment)'}`, { configFile: configFile ?? null }],
+    [`storage ${storage}, served on ${dialable(launched.storageServer.address!)} (pid ${launched.storageServer.pid})`,
+      { storagePid: launched.storageServer.pid }],
+    [`invalidations ${invalidations}`, channel ? { invalidations: 'redis', channel } : { invalidations: 'push' }],
+    [`${launched.site.pool.workers.length} workers running ${app}, balancing ${config.router.balancing}`,
+      { workers: launched.site.pool.workers.length, app }],
+    [`site ready at ${url} (admin on ${adminUrl})`, { url, adminUrl }],
   ];
 }
 
 /** `zeo start`: runs until SIGTERM/SIGINT, then resolves with the exit code (0 after a clean stop). */
 export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {}): Promise<number> {
-  const log = options.log ?? jsonLineLogger;
+  const log = options.log ?? processLogger('site');
   // Listen for a stop from the very beginning: a SIGTERM during startup must still stop cleanly.
   const stopSignal = waitForStopSignal();
   let signalled: NodeJS.Signals | null = null;
@@ -126,8 +134,7 @@ export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {
     process.off('SIGHUP', onHangup);
     throw error;
   }
-  for (const line of describeSite(config, launched, options.configFile)) process.stdout.write(line + '\n');
-  log.info('site ready', { url: launched.site.url, adminUrl: launched.site.adminUrl, storagePid: launched.storageServer.pid });
+  for (const [message, fields] of describeSite(config, launched, options.configFile)) log.info(message, fields);
 
   const reason = signalled ?? (await Promise.race([stopSignal, launched.lost.then((lost) => ({ lost }))]));
   process.off('SIGHUP', onHangup);
@@ -136,6 +143,6 @@ export async function runStartMain(config: ZeoConfig, options: LaunchOptions = {
   else log.info('stopping', { signal: reason });
   await launched.close(options.shutdownTimeoutMs ?? Math.min(config.router.requestTimeoutMs, 30_000));
   log.info('stopped');
-  if (isLost) process.stderr.write(`zeo start: ${reason.lost}; use storage.kind "file" for data that outlives a crash\n`);
+  if (isLost) log.error(`${reason.lost}; use storage.kind "file" for data that outlives a crash`);
   return isLost ? 1 : 0;
 }

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import type { ZeoConfig } from '../config/schema.js';
 import type { Backend } from './backend.js';
 import { Balancer } from './balancer.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 import { RemoteBackend } from './remote-backend.js';
 import { WorkerBackend } from './worker-backend.js';
 
@@ -22,7 +22,7 @@ export interface PoolOptions {
   appModule: string;
   /** Path or URL of a storage-factory module (appserver/site-runtime.ts); null = ClientStorage. */
   storageFactory: string | null;
-  log: SiteLogger;
+  log: Logger;
   /** How long a new worker may take to become ready. */
   startTimeoutMs?: number;
   /** How long a draining worker may take to finish its requests before it is terminated. */

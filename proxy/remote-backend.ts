@@ -9,7 +9,7 @@ import { BackendFailedError } from '../errors.js';
 import type { HeaderPairs } from '../appserver/worker-protocol.js';
 import type { Backend, BackendSnapshot, BackendState, ProxyRequest, ProxyResponse } from './backend.js';
 import { HealthState } from './health.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 
 /** Errors that prove the request never left: nothing was connected, so nothing ran. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH']);
@@ -25,10 +25,10 @@ export class RemoteBackend implements Backend {
   private readonly pool: UndiciPool;
   private readonly healthState: HealthState;
   private readonly config: ZeoConfig;
-  private readonly log: SiteLogger;
+  private readonly log: Logger;
   private isChecking = false;
 
-  constructor(origin: string, config: ZeoConfig, log: SiteLogger) {
+  constructor(origin: string, config: ZeoConfig, log: Logger) {
     this.origin = new URL(origin).origin;
     this.id = `remote-${this.origin}`;
     this.config = config;

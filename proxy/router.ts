@@ -15,7 +15,7 @@ import type { ZeoConfig } from '../config/schema.js';
 import { BackendFailedError } from '../errors.js';
 import type { Backend, ProxyRequest, ProxyResponse } from './backend.js';
 import { forwardedRequestHeaders, stripHopByHop } from './forwarding.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 import type { RouterMetrics } from './metrics.js';
 import type { Pool } from './pool.js';
 
@@ -26,7 +26,7 @@ const WAIT_FOR_BACKEND_MS = 2_000;
 export interface RouterOptions {
   config: ZeoConfig;
   pool: Pool;
-  log: SiteLogger;
+  log: Logger;
   metrics: RouterMetrics | null;
 }
 

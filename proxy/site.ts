@@ -9,7 +9,7 @@ import { waitForStopSignal } from '../appserver/stop-signal.js';
 import { resolveWorkerCount } from '../config/load.js';
 import type { ZeoConfig } from '../config/schema.js';
 import { AdminServer } from './admin.js';
-import { jsonLineLogger, type SiteLogger } from './logger.js';
+import { processLogger, type Logger } from '../log.js';
 import { RouterMetrics } from './metrics.js';
 import { Pool } from './pool.js';
 import { Router } from './router.js';
@@ -21,7 +21,7 @@ export { waitForStopSignal };
 export const workerCount = resolveWorkerCount;
 
 export interface StartSiteOptions {
-  log?: SiteLogger;
+  log?: Logger;
   /**
    * Path or URL of a storage-factory module (see appserver/site-runtime.ts StorageFactory) used
    * by every worker instead of a ClientStorage: tests, embedded sites, sites without a database.
@@ -41,7 +41,7 @@ export interface Site {
 }
 
 export async function startSite(config: ZeoConfig, options: StartSiteOptions = {}): Promise<Site> {
-  const log = options.log ?? jsonLineLogger;
+  const log = options.log ?? processLogger('router');
   const pool = new Pool({
     config,
     appModule: appModulePath(config),
@@ -62,7 +62,9 @@ export async function startSite(config: ZeoConfig, options: StartSiteOptions = {
     await Promise.allSettled([router.close(0), admin.close(), pool.close()]);
     throw error;
   }
-  log.info('site started', { url, adminUrl, workers: pool.workers.length, remotes: pool.remotes.length });
+  log.info(`router on ${url}, admin on ${adminUrl}, ${pool.workers.length} workers` +
+    (pool.remotes.length ? `, ${pool.remotes.length} remote app servers` : ''),
+  { url, adminUrl, workers: pool.workers.length, remotes: pool.remotes.length });
   let closing: Promise<void> | null = null;
   const close = (timeoutMs = config.router.requestTimeoutMs): Promise<void> => {
     closing ??= (async () => {
@@ -85,9 +87,8 @@ export interface RunProxyOptions extends StartSiteOptions {
 
 /** `zeo proxy`: runs until SIGTERM/SIGINT, then resolves with the exit code (0 after a clean stop). */
 export async function runProxyMain(config: ZeoConfig, options: RunProxyOptions = {}): Promise<number> {
-  const log = options.log ?? jsonLineLogger;
+  const log = options.log ?? processLogger('router');
   const site = await startSite(config, { ...options, log });
-  process.stdout.write(`zeo: router on ${site.url}, admin on ${site.adminUrl}, ${site.pool.workers.length} workers\n`);
   const onHangup = () => {
     if (!options.reloadConfig) {
       log.warn('SIGHUP ignored: no config file to re-read');

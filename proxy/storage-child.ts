@@ -20,11 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { isConfigVariable } from '../config/env.js';
 import { TimeoutError, UnavailableError } from '../errors.js';
 import type { ListenAddress, ZeoConfig } from '../config/schema.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 
 export interface StorageChildOptions {
   config: ZeoConfig;
-  log: SiteLogger;
+  log: Logger;
   /** How long a child may take to listen (default 60 s: a large file's index is rebuilt first). */
   startTimeoutMs?: number;
   /** How long a child may take to exit after SIGTERM before SIGKILL (default 10 s). */
@@ -94,7 +94,7 @@ export class StorageServerChild {
       const stopTimeoutMs = this.options.stopTimeoutMs ?? 10_000;
       const isExited = await Promise.race([exited.then(() => true), delay(stopTimeoutMs).then(() => false)]);
       if (!isExited) {
-        this.options.log.warn('storage server did not stop in time; killing it', { pid: child.pid, stopTimeoutMs });
+        this.options.log.warn('storage server did not stop in time; killing it', { storagePid: child.pid, stopTimeoutMs });
         child.kill('SIGKILL');
         await exited;
       }
@@ -128,7 +128,7 @@ export class StorageServerChild {
         isListening = true;
         clearTimeout(timer);
         rmSync(this.configFile, { force: true });
-        this.options.log.info('storage server listening', { pid: child.pid, ...message.address });
+        this.options.log.info('storage server listening', { storagePid: child.pid, ...message.address });
         resolve(message.address);
       });
       child.once('error', (error) => {
@@ -144,7 +144,7 @@ export class StorageServerChild {
           return;
         }
         if (this.isStopping) return;
-        this.options.log.error('storage server died', { pid: child.pid, code, signal, upMs: Date.now() - startedAt });
+        this.options.log.error('storage server died', { storagePid: child.pid, code, signal, upMs: Date.now() - startedAt });
         if (this.config.storage.kind === 'memory') {
           this.options.onLost?.('the storage server died and its MemoryStorage data with it; a restart would serve an empty database');
           return;

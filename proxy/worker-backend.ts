@@ -10,7 +10,7 @@ import { BackendFailedError } from '../errors.js';
 import type { RequestMessage, WorkerHealth, WorkerStartData, WorkerToRouter } from '../appserver/worker-protocol.js';
 import type { Backend, BackendSnapshot, BackendState, ProxyRequest, ProxyResponse } from './backend.js';
 import { ErrorWindow, HealthState } from './health.js';
-import type { SiteLogger } from './logger.js';
+import type { Logger } from '../log.js';
 
 const WORKER_ENTRY = new URL('../appserver/worker.js', import.meta.url);
 
@@ -19,7 +19,7 @@ export interface WorkerBackendOptions {
   config: ZeoConfig;
   appModule: string;
   storageFactory: string | null;
-  log: SiteLogger;
+  log: Logger;
   restarts?: number;
 }
 

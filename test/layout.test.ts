@@ -29,7 +29,7 @@ function importsOf(file: string): string[] {
 }
 
 const layers = ['storage', 'appserver', 'proxy', 'config', 'bench'];
-/** What each top-level folder may import besides itself and errors.ts. */
+/** What each top-level folder may import besides itself, errors.ts and log.ts. */
 const allowed: Record<string, string[]> = {
   config: [],
   storage: ['config'],
@@ -45,12 +45,16 @@ t.test('no import runs upward between the layers', async (t) => {
     for (const file of sources(layer)) {
       for (const target of importsOf(file)) {
         const top = target.split('/')[0]!;
-        if (top === layer || target === 'errors.ts' || !layers.includes(top)) continue;
+        if (top === layer || target === 'errors.ts' || target === 'log.ts' || !layers.includes(top)) continue;
         if (!allowed[layer]!.includes(top)) wrong.push(`${file} imports ${target}`);
       }
     }
   }
   t.same(wrong, []);
+});
+
+t.test('errors.ts and log.ts, under every layer, import none of them', async (t) => {
+  t.same(['errors.ts', 'log.ts'].flatMap((file) => importsOf(file).filter((target) => target !== 'errors.ts')), []);
 });
 
 t.test('a storage never imports another storage, and the object layer none at all', async (t) => {

@@ -12,6 +12,7 @@
 //    ticket stale and the load's result is then not cached as current.
 
 import { TimeoutError } from '../../errors.js';
+import { hex, type Logger } from '../../log.js';
 import type { Invalidation, Oid, Tid } from '../contract.js';
 import type { RevisionCache } from './cache/memory-cache.js';
 
@@ -30,7 +31,7 @@ export interface ApplierHost {
   emit(invalidation: Invalidation): void;
   /** Called after the caches were dropped because history could not be followed. */
   emitReset(lastTid: Tid): void;
-  log(message: string): void;
+  log: Logger;
 }
 
 export class InvalidationApplier {
@@ -157,7 +158,9 @@ export class InvalidationApplier {
 
   /** Drops every cache and restarts the invalidation chain at `tid`. */
   reset(tid: Tid): void {
-    this.host.log(`storage client: cannot follow invalidations from ${this.lastTid}; dropping the caches and restarting at ${tid}`);
+    this.host.log.warn(`cannot follow invalidations from ${hex(this.lastTid)}; dropping the caches and restarting at ${hex(tid)}`, {
+      lastTid: this.lastTid, serverTid: tid,
+    });
     this.host.cache.clear();
     for (const tickets of this.tickets.values()) for (const ticket of tickets) ticket.isStale = true;
     this.host.cache.lastTid = tid;
@@ -197,7 +200,7 @@ export class InvalidationApplier {
       };
       const waiter = { tid, settle };
       const timer = setTimeout(
-        () => settle(new TimeoutError(`not caught up to TID ${tid} within ${timeoutMs} ms (still at ${this.lastTid})`)),
+        () => settle(new TimeoutError(`not caught up to TID ${hex(tid)} within ${timeoutMs} ms (still at ${hex(this.lastTid)})`)),
         timeoutMs,
       );
       this.waiters.add(waiter);

@@ -3,6 +3,7 @@
 // (memory, or the disk cache with its fallback policy).
 
 import { InvalidArgumentError } from '../../errors.js';
+import { toLogger, type LogTarget } from '../../log.js';
 import { ClientCache, type RevisionCache } from './cache/memory-cache.js';
 import { CacheStack } from './cache/stack.js';
 import { DiskCache } from './cache/disk-cache.js';
@@ -34,7 +35,8 @@ export interface ClientStorageOptions {
   connectTimeoutMs?: number;
   /** While the Redis link is down the server pushes; this poll of it is the backstop. Default 1 s. */
   redisPollIntervalMs?: number;
-  log?: (message: string) => void;
+  /** Where the client and its disk cache log (default: the process logger, "storage-client"). */
+  log?: LogTarget;
 }
 
 /** Fully-defaulted options, checked once at the edge. */
@@ -62,7 +64,7 @@ export function checkOptions(options: ClientStorageOptions) {
     unavailableTimeoutMs: positive('unavailableTimeoutMs', options.unavailableTimeoutMs, 10_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 5_000),
     redisPollIntervalMs: positive('redisPollIntervalMs', options.redisPollIntervalMs, 1_000),
-    log: options.log ?? ((message: string) => console.error(message)),
+    log: toLogger(options.log, 'storage-client'),
   };
 }
 
@@ -79,7 +81,7 @@ export async function openCache(options: CheckedOptions): Promise<RevisionCache>
   try {
     return new CacheStack(memory, await DiskCache.open(options.diskCachePath, { maxBytes: options.diskCacheBytes, log: options.log }));
   } catch (error) {
-    options.log(`storage client: disk cache ${options.diskCachePath} unusable (${(error as Error).message}); using memory only`);
+    options.log.warn(`disk cache ${options.diskCachePath} unusable (${(error as Error).message}); using memory only`, { file: options.diskCachePath });
     return memory;
   }
 }

@@ -5,6 +5,7 @@
 // every address tried.
 
 import { AccessDeniedError, UnavailableError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { Connection, formatAddress, type ConnectionOptions, type ServerAddress } from './connection.js';
 
 export interface ServerLinkOptions {
@@ -12,7 +13,7 @@ export interface ServerLinkOptions {
   readOnlyFallback: ServerAddress[];
   connection: ConnectionOptions;
   unavailableTimeoutMs: number;
-  log: (message: string) => void;
+  log: Logger;
   /** A new connection is up (first or after a loss); pushes may already be flowing. */
   onConnected: (connection: Connection) => void;
 }
@@ -129,7 +130,7 @@ export class ServerLink {
         continue;
       }
       attempt = 0;
-      if (isFallback) this.options.log(`storage client: no read-write server answers; reading from fallback ${connection.label}`);
+      if (isFallback) this.options.log.warn(`no read-write server answers; reading from fallback ${connection.label}`, { server: connection.label });
       await this.serve(connection, isFallback);
     }
   }
@@ -142,7 +143,7 @@ export class ServerLink {
     for (const waiter of [...this.waiters]) waiter(connection);
     if (!isFallback) {
       const error = await closed;
-      if (!this.isClosed) this.options.log(`storage client: ${error.message}; reconnecting`);
+      if (!this.isClosed) this.options.log.warn(`${error.message}; reconnecting`);
     } else {
       while (!this.isClosed && connection.isOpen) {
         await Promise.race([this.sleep(PROBE_PRIMARY_MS), closed]);
@@ -150,7 +151,7 @@ export class ServerLink {
         for (const address of this.options.servers) {
           const primary = await this.tryConnect(address, false);
           if (!primary) continue;
-          this.options.log(`storage client: read-write server ${primary.label} is back; leaving the fallback`);
+          this.options.log.info(`read-write server ${primary.label} is back; leaving the fallback`, { server: primary.label });
           connection.close();
           if (this.isClosed) primary.close();
           else await this.serve(primary, false);

@@ -140,7 +140,7 @@ export class ClientStorage implements Storage {
     connection.setPushHandler((invalidation) => this.applier.receive(invalidation));
     this.syncFallbackPush();
     // Verify the cache against what the server committed while we were away.
-    this.applier.catchUp().catch((error) => this.options.log(`storage client: catching up after connect failed: ${String(error)}`));
+    this.applier.catchUp().catch((error) => this.options.log.warn(`catching up after connect failed: ${String(error)}`));
   }
 
   private startRedis(): void {

@@ -6,6 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CorruptFileError, InvalidArgumentError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { decodeFileHeader, encodeFileHeader, fileHeaderProblem, FILE_HEADER_SIZE } from './format.js';
 import { FileIndex, readSavedIndex } from './oid-index.js';
 import { FileGeneration } from './read.js';
@@ -58,7 +59,7 @@ async function openHandle(path: string, isReadOnly: boolean): Promise<{ handle: 
 
 export async function openStorageFile(
   path: string,
-  options: { isReadOnly: boolean; showProgress: boolean },
+  options: { isReadOnly: boolean; showProgress: boolean; log: Logger },
 ): Promise<OpenedFile> {
   const { handle, isCreated } = await openHandle(path, options.isReadOnly);
   try {
@@ -100,10 +101,10 @@ export async function openStorageFile(
     index.lastTid = scan.lastTid > tidFloor ? scan.lastTid : tidFloor;
     const tornBytes = scan.tornAt === null ? 0 : size - scan.tornAt;
     if (scan.tornAt !== null && !options.isReadOnly) {
-      process.emitWarning(
+      options.log.warn(
         `${path}: cut off ${tornBytes} bytes of an incomplete last transaction at byte offset ${scan.tornAt} ` +
           `(${scan.tornReason}); it was never acknowledged`,
-        { code: 'ZEO_TORN_TAIL' },
+        { code: 'ZEO_TORN_TAIL', file: path, tornBytes, offset: scan.tornAt },
       );
       await handle.truncate(scan.tornAt);
       await handle.datasync();

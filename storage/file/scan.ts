@@ -14,6 +14,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptFileError } from '../../errors.js';
 import type { Tid } from '../contract.js';
+import { toHex } from '../tid.js';
 import {
   decodeTransaction,
   decodeTransactionHeader,
@@ -105,7 +106,7 @@ export async function scanTransactions(
       throw new CorruptFileError(
         file,
         offset,
-        `expected a TID greater than ${lastTid}, found ${problem.header.tid}`,
+        `expected a TID greater than 0x${toHex(lastTid)}, found 0x${toHex(problem.header.tid)}`,
       );
     }
     const pending = onTransaction(problem);

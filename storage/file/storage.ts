@@ -11,6 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError } from '../../errors.js';
+import { processWarnings, toLogger, type Logger, type LogTarget } from '../../log.js';
 import type {
   CommitRequest,
   CommitResult,
@@ -52,6 +53,11 @@ export interface FileStorageOptions {
   indexSaveBytes?: number;
   /** Show index-rebuild progress on stderr; defaults to whether stderr is a TTY. */
   showProgress?: boolean;
+  /**
+   * Where warnings go (a torn tail cut, an index that could not be saved). Default: process
+   * warnings; the storage server passes its logger.
+   */
+  log?: LogTarget;
 }
 
 /** How the last open found the file, for tests and logs. */
@@ -85,7 +91,7 @@ export class FileStorage implements Storage {
     private readonly lock: FileLock | null,
     /** Writers only: what newOids may hand out without writing first. */
     private readonly oidReservation: OidReservation | null,
-    private readonly options: Required<Omit<FileStorageOptions, 'name'>>,
+    private readonly options: Required<Omit<FileStorageOptions, 'name' | 'log'>> & { log: Logger },
     readonly openInfo: FileOpenInfo,
     name: string,
   ) {
@@ -110,6 +116,7 @@ export class FileStorage implements Storage {
       isReadOnly: options.isReadOnly ?? false,
       indexSaveBytes: options.indexSaveBytes ?? DEFAULT_INDEX_SAVE_BYTES,
       showProgress: options.showProgress ?? Boolean(process.stderr.isTTY),
+      log: toLogger(options.log, 'file-storage', () => processWarnings),
     };
     if (!Number.isFinite(checked.indexSaveBytes) || checked.indexSaveBytes <= 0) {
       throw new InvalidArgumentError('indexSaveBytes', 'expected a positive number of bytes');
@@ -280,7 +287,7 @@ export class FileStorage implements Storage {
       this.indexSavedAtEnd = end;
     });
     this.indexSaving = run.catch((error) => {
-      process.emitWarning(`${this.path}: could not save the index: ${String(error)}`);
+      this.options.log.warn(`${this.path}: could not save the index: ${String(error)}`, { file: this.path });
     });
     return run;
   }

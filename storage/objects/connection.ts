@@ -19,6 +19,7 @@ import { ghostify, makeGhost, META, Persistent, setLoadedState, type Jar, type P
 import { Placeholder, setPlaceholderData } from './placeholder.js';
 import { encodeChanges, OidPool } from './record-writer.js';
 import { ClassRegistry, decodeRecord, type DecodeContext } from './serializer.js';
+import { toHex } from '../tid.js';
 
 export interface ConnectionSettings {
   storage: Storage;
@@ -151,7 +152,7 @@ export class Connection implements Jar {
     this.stats.misses++;
     const result = await this.settings.storage.loadBefore(oid, this.snapshotTid + 1n);
     if (result === null) {
-      throw new NotFoundError(oid, `it does not exist in the snapshot at TID ${this.snapshotTid}`);
+      throw new NotFoundError(oid, `it does not exist in the snapshot at TID 0x${toHex(this.snapshotTid)}`);
     }
     return result;
   }

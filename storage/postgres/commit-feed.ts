@@ -12,6 +12,7 @@
 
 import pg from 'pg';
 import type { Invalidation, Tid } from '../contract.js';
+import type { Logger } from '../../log.js';
 import type { InvalidationListeners } from '../invalidation-listeners.js';
 import { bigintTypes, channelOf } from './schema.js';
 
@@ -23,6 +24,7 @@ export interface CommitFeedOptions {
   listeners: InvalidationListeners;
   /** application_name of the LISTEN connection (seen in pg_stat_activity). */
   applicationName: string;
+  log: Logger;
 }
 
 /** Rows read per catch-up query; a long gap takes several. */
@@ -130,7 +132,7 @@ export class CommitFeed {
   /** A failed catch-up (the database is away) is tried again until it works or we close. */
   private retryLater(error: unknown): void {
     if (this.isClosed) return;
-    process.emitWarning(`PostgreSQL storage ${this.options.schema}: catching up with commits failed, retrying: ${String(error)}`);
+    this.options.log.warn(`PostgreSQL storage ${this.options.schema}: catching up with commits failed, retrying: ${String(error)}`, { schema: this.options.schema });
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.requestCatchUp(), this.reconnectDelayMs);
     this.retryTimer.unref();
@@ -149,7 +151,7 @@ export class CommitFeed {
       if (this.listenClient === client) this.listenClient = undefined;
       client.end().catch(() => undefined);
       if (this.isClosed) return;
-      if (error) process.emitWarning(`PostgreSQL storage ${this.options.schema}: LISTEN connection lost (${String(error)}), reconnecting`);
+      if (error) this.options.log.warn(`PostgreSQL storage ${this.options.schema}: LISTEN connection lost (${String(error)}), reconnecting`, { schema: this.options.schema });
       this.scheduleReconnect();
     };
     client.on('error', onDrop);

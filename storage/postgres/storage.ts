@@ -9,6 +9,7 @@
 
 import pg from 'pg';
 import { InvalidArgumentError, NotFoundError, ReadOnlyError, StorageClosedError, UnavailableError } from '../../errors.js';
+import { processWarnings, toLogger, type LogTarget } from '../../log.js';
 import type {
   CommitRequest,
   CommitResult,
@@ -62,6 +63,8 @@ export interface PostgresStorageOptions {
    * that hangs between vote and finish cannot hold every instance's commit lock. Default 60 s.
    */
   voteTimeoutMs?: number;
+  /** Where warnings go (a lost connection, a failed catch-up). Default: process warnings. */
+  log?: LogTarget;
 }
 
 /** Transactions read per iterator query. */
@@ -107,6 +110,7 @@ export class PostgresStorage implements Storage, CommitHost {
     const name = options.name ?? `postgres:${schema}`;
     const closeTimeoutMs = checkMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs');
     const voteTimeoutMs = checkMs(options.voteTimeoutMs ?? 60_000, 'voteTimeoutMs');
+    const log = toLogger(options.log, 'postgres', () => processWarnings);
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max: poolSize,
@@ -114,7 +118,7 @@ export class PostgresStorage implements Storage, CommitHost {
       application_name: `zeo-ts ${name}`,
     });
     // An idle connection that drops is replaced on next use; it must not crash the process.
-    pool.on('error', (error) => process.emitWarning(`PostgreSQL storage ${name}: idle connection lost: ${String(error)}`));
+    pool.on('error', (error) => log.warn(`PostgreSQL storage ${name}: idle connection lost: ${String(error)}`, { storage: name }));
     const storage = new PostgresStorage(pool, {
       schema,
       name,
@@ -137,6 +141,7 @@ export class PostgresStorage implements Storage, CommitHost {
         pool,
         listeners: storage.listeners,
         applicationName: `zeo-ts ${name} listen`,
+        log,
       });
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -357,6 +362,7 @@ export function openPostgresStorage(settings: {
   postgresUrl: string | null;
   postgresSchema: string;
   isReadOnly?: boolean;
+  log?: LogTarget;
 }): Promise<PostgresStorage> {
   if (settings.postgresUrl === null) {
     throw new InvalidArgumentError('storage.postgresUrl', 'a postgres:// URL is needed for storage kind "postgres"');
@@ -366,6 +372,7 @@ export function openPostgresStorage(settings: {
     schema: settings.postgresSchema,
     name: settings.name,
     isReadOnly: settings.isReadOnly ?? false,
+    log: settings.log,
   });
 }
 

@@ -18,7 +18,7 @@ import { encodeMeta } from '../transaction-meta.js';
 import { BufferedTransaction } from '../buffered-transaction.js';
 import { checkConflicts } from '../commit-checks.js';
 import { asStorageError, oidToDb, refsToDb } from './schema.js';
-import { nextTid } from '../tid.js';
+import { nextTid, toHex } from '../tid.js';
 
 /** What a transaction needs from its storage. */
 export interface CommitHost {
@@ -117,7 +117,7 @@ export class PostgresTransaction extends BufferedTransaction {
       await this.release(undefined, error);
       this.host.leave(this);
       throw new UnavailableError(
-        `PostgreSQL failed during COMMIT of transaction ${invalidation.tid} (${String(error)}); it may or may not ` +
+        `PostgreSQL failed during COMMIT of transaction 0x${toHex(invalidation.tid)} (${String(error)}); it may or may not ` +
           'have committed: reload the objects before trying again', { cause: error });
     }
     this.phase = 'finished';

@@ -3,10 +3,6 @@
 
 import type { Redis } from 'ioredis';
 
-export type LogFunction = (message: string) => void;
-
-export const defaultLog: LogFunction = (message) => console.error(message);
-
 /** A Redis URL with its password masked, for logs and status pages. */
 export function redactRedisUrl(url: string): string {
   try {

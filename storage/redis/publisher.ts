@@ -5,14 +5,15 @@
 import { Redis } from 'ioredis';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Invalidation } from '../contract.js';
-import { closeClient, connectionOptions, defaultLog, redactRedisUrl, type LogFunction } from './connection.js';
+import { toLogger, type Logger, type LogTarget } from '../../log.js';
+import { closeClient, connectionOptions, redactRedisUrl } from './connection.js';
 import { encodeInvalidation } from './messages.js';
 
 export interface RedisInvalidationPublisherOptions {
   /** redis://[user:password@]host:port[/db] */
   url: string;
   channel: string;
-  log?: LogFunction;
+  log?: LogTarget;
   /**
    * A publish Redis has not acknowledged after this long counts as dropped, and Redis as down
    * (it is connected but not answering). Default 5000.
@@ -27,7 +28,7 @@ const MAX_PENDING_PUBLISHES = 1000;
 export class RedisInvalidationPublisher {
   private readonly redis: Redis;
   private readonly channel: string;
-  private readonly log: LogFunction;
+  private readonly log: Logger;
   private readonly where: string;
   /** True from the first sign of an outage (logged once) until Redis answers again. */
   private isInOutage = false;
@@ -47,7 +48,7 @@ export class RedisInvalidationPublisher {
       throw new InvalidArgumentError('publishTimeoutMs', `expected a whole number of ms >= 1, got ${publishTimeoutMs}`);
     }
     this.channel = options.channel;
-    this.log = options.log ?? defaultLog;
+    this.log = toLogger(options.log, 'redis');
     this.where = redactRedisUrl(options.url);
     this.redis = new Redis(options.url, {
       // While disconnected, commands fail at once instead of queueing: a stale invalidation
@@ -73,7 +74,7 @@ export class RedisInvalidationPublisher {
     try {
       payload = encodeInvalidation(invalidation);
     } catch (error) {
-      this.log(`redis publisher: not publishing a malformed invalidation: ${String(error)}`);
+      this.log.error(`not publishing a malformed invalidation: ${String(error)}`, { channel: this.channel });
       return;
     }
     if (this.redis.status !== 'ready') {
@@ -113,16 +114,19 @@ export class RedisInvalidationPublisher {
   private noteOutage(reason: string): void {
     if (this.isClosed || this.isInOutage) return;
     this.isInOutage = true;
-    this.log(
+    this.log.warn(
       `redis down at ${this.where} (${reason}): dropping invalidations until it is back; ` +
         'clients catch up from the storage server',
+      { redis: this.where, channel: this.channel },
     );
   }
 
   private noteHealthy(): void {
     if (this.isClosed || !this.isInOutage) return;
     this.isInOutage = false;
-    this.log(`redis back at ${this.where} (${this.droppedCount} invalidations were dropped meanwhile)`);
+    this.log.info(`redis back at ${this.where} (${this.droppedCount} invalidations were dropped meanwhile)`, {
+      redis: this.where, channel: this.channel, dropped: this.droppedCount,
+    });
     this.droppedCount = 0;
   }
 }

@@ -4,7 +4,8 @@
 import { Redis } from 'ioredis';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Invalidation } from '../contract.js';
-import { closeClient, connectionOptions, defaultLog, redactRedisUrl, type LogFunction } from './connection.js';
+import { toLogger, type Logger, type LogTarget } from '../../log.js';
+import { closeClient, connectionOptions, redactRedisUrl } from './connection.js';
 import { decodeInvalidation } from './messages.js';
 
 export interface RedisInvalidationSubscriberOptions {
@@ -17,7 +18,7 @@ export interface RedisInvalidationSubscriberOptions {
    * connection is lost. After true, the owner must ask the storage server for what it missed.
    */
   onConnectionChange?: (isConnected: boolean) => void;
-  log?: LogFunction;
+  log?: LogTarget;
   /**
    * Every this many ms the subscriber pings Redis; no answer within as long means the link is
    * dead (a stalled network raises no error by itself), so it reconnects. Default 5000.
@@ -29,7 +30,7 @@ export interface RedisInvalidationSubscriberOptions {
 export class RedisInvalidationSubscriber {
   private readonly redis: Redis;
   private readonly options: RedisInvalidationSubscriberOptions;
-  private readonly log: LogFunction;
+  private readonly log: Logger;
   private readonly where: string;
   private isSubscribed = false;
   private isInOutage = false;
@@ -52,7 +53,7 @@ export class RedisInvalidationSubscriber {
       throw new InvalidArgumentError('healthCheckMs', `expected a whole number of ms >= 1, got ${healthCheckMs}`);
     }
     this.options = options;
-    this.log = options.log ?? defaultLog;
+    this.log = toLogger(options.log, 'redis');
     this.where = redactRedisUrl(options.url);
     this.redis = new Redis(options.url, {
       // We subscribe ourselves on every 'ready' so that "connected" is reported only once the
@@ -102,7 +103,7 @@ export class RedisInvalidationSubscriber {
       await this.redis.subscribe(this.options.channel);
     } catch (error) {
       if (this.isClosed) return;
-      this.log(`redis subscriber: subscribing to ${this.options.channel} failed (${String(error)}); reconnecting`);
+      this.log.warn(`subscribing to ${this.options.channel} failed (${String(error)}); reconnecting`, { channel: this.options.channel });
       this.redis.disconnect(true);
       return;
     }
@@ -110,7 +111,7 @@ export class RedisInvalidationSubscriber {
     this.isSubscribed = true;
     if (this.isInOutage) {
       this.isInOutage = false;
-      this.log(`redis back at ${this.where}: subscribed to ${this.options.channel} again`);
+      this.log.info(`redis back at ${this.where}: subscribed to ${this.options.channel} again`, { redis: this.where, channel: this.options.channel });
     }
     this.notify(true);
   }
@@ -119,13 +120,13 @@ export class RedisInvalidationSubscriber {
     if (this.isClosed || channel.toString() !== this.options.channel) return;
     const invalidation = decodeInvalidation(message);
     if (!invalidation) {
-      this.log(`redis subscriber: ignoring a malformed message on ${this.options.channel}`);
+      this.log.warn(`ignoring a malformed message on ${this.options.channel}`, { channel: this.options.channel });
       return;
     }
     try {
       this.options.onInvalidation(invalidation);
     } catch (error) {
-      this.log(`redis subscriber: the invalidation handler failed: ${String(error)}`);
+      this.log.error(`the invalidation handler failed: ${String(error)}`, { channel: this.options.channel });
     }
   }
 
@@ -137,14 +138,14 @@ export class RedisInvalidationSubscriber {
     }
     if (this.isInOutage) return;
     this.isInOutage = true;
-    this.log(`redis down at ${this.where} (${reason}): invalidations will come from the storage server`);
+    this.log.warn(`redis down at ${this.where} (${reason}): invalidations will come from the storage server`, { redis: this.where, channel: this.options.channel });
   }
 
   private notify(isConnected: boolean): void {
     try {
       this.options.onConnectionChange?.(isConnected);
     } catch (error) {
-      this.log(`redis subscriber: the connection-change handler failed: ${String(error)}`);
+      this.log.error(`the connection-change handler failed: ${String(error)}`, { channel: this.options.channel });
     }
   }
 }

@@ -4,6 +4,8 @@
 // trips one cannot flood the log with a stack per request. A bad argument is never one of
 // these: it is a typed error (ZEO_INVALID_ARGUMENT) answered to the peer and not logged at all.
 
+import type { Logger } from '../../log.js';
+
 export const INTERNAL_ERROR_LOG_INTERVAL_MS = 10_000;
 
 export class InternalErrorLog {
@@ -13,7 +15,7 @@ export class InternalErrorLog {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
     private readonly intervalMs = INTERNAL_ERROR_LOG_INTERVAL_MS,
   ) {}
 
@@ -22,7 +24,7 @@ export class InternalErrorLog {
     const now = Date.now();
     if (now - this.lastLoggedAt >= this.intervalMs && this.suppressed === 0) {
       this.lastLoggedAt = now;
-      this.log(`storage server: ${what} failed inside the server: ${(error as Error)?.stack ?? String(error)}`);
+      this.log.error(`${what} failed inside the server: ${(error as Error)?.stack ?? String(error)}`);
       return;
     }
     this.suppressed++;
@@ -34,8 +36,8 @@ export class InternalErrorLog {
   private flush(): void {
     this.timer = null;
     if (this.suppressed === 0) return;
-    this.log(
-      `storage server: ${this.suppressed} more requests failed inside the server in the last ` +
+    this.log.error(
+      `${this.suppressed} more requests failed inside the server in the last ` +
         `${Math.round(this.intervalMs / 1000)} s (the last: ${this.lastSuppressed})`,
     );
     this.lastLoggedAt = Date.now();

@@ -13,9 +13,9 @@
 // catch up from the queue instead of dropping their caches.
 
 import type { Invalidation, Storage, Tid } from '../contract.js';
+import type { Logger } from '../../log.js';
 import { InvalidationQueue } from './invalidation-queue.js';
 import { tidFromDate } from '../tid.js';
-import type { LogFunction } from '../redis/connection.js';
 import { invalidationChannel } from '../redis/messages.js';
 import { RedisInvalidationPublisher } from '../redis/publisher.js';
 
@@ -24,7 +24,7 @@ export interface InvalidationHubOptions {
   /** How far back the storage's history is read into the queue at start; 0 = not at all. */
   prefillMs: number;
   redis: { url: string; prefix: string } | null;
-  log: LogFunction;
+  log: Logger;
 }
 
 export type PushTarget = (invalidation: Invalidation) => void;
@@ -135,7 +135,7 @@ async function recentHistory(storage: Storage, lastTid: Tid, options: Invalidati
       if (history.length > options.queue.maxCount) history.shift();
     }
   } catch (error) {
-    options.log(`storage server: could not read recent history into the invalidation queue (${String(error)}); starting it empty`);
+    options.log.warn(`could not read recent history into the invalidation queue (${String(error)}); starting it empty`);
     return [];
   }
   // Only a history that reaches the storage's last TID can answer for it.

@@ -9,7 +9,7 @@
 
 import { InvalidArgumentError } from '../../errors.js';
 import type { Invalidation, Tid } from '../contract.js';
-import { checkU64 } from '../tid.js';
+import { checkU64, toHex } from '../tid.js';
 
 export interface InvalidationQueueOptions {
   /** Keep at most this many invalidations (>= 1). */
@@ -86,7 +86,7 @@ export class InvalidationQueue {
     if (this.newestTid !== undefined && invalidation.tid <= this.newestTid) {
       throw new InvalidArgumentError(
         'invalidation.tid',
-        `${invalidation.tid} is not after the last TID ${this.newestTid}; invalidations must be pushed in commit order`,
+        `0x${toHex(invalidation.tid)} is not after the last TID 0x${toHex(this.newestTid)}; invalidations must be pushed in commit order`,
       );
     }
     if (this.newestTid !== undefined && invalidation.prevTid !== this.newestTid) {

@@ -4,29 +4,35 @@
 // storage and exits 0.
 
 import type { ZeoConfig } from '../../config/schema.js';
+import { hex, processLogger, toLogger, type Logger, type LogTarget } from '../../log.js';
 import type { Storage } from '../contract.js';
 import { CompressedStorage } from '../compressed/storage.js';
 import { FileStorage } from '../file/storage.js';
 import { MemoryStorage } from '../memory/storage.js';
 import { openPostgresStorage } from '../postgres/storage.js';
 import { redactRedisUrl } from '../redis/connection.js';
+import { invalidationChannel } from '../redis/messages.js';
 import { startStorageServer, type StorageServer } from './storage-server.js';
 
 export interface StorageServerMainOptions {
-  log?: (message: string) => void;
+  /** Where the server and its storage log (default: the process logger). */
+  log?: LogTarget;
   /** Install SIGTERM/SIGINT handlers that close and exit (default true). */
   handleSignals?: boolean;
 }
 
-/** The storage of `config.storage`, wrapped in CompressedStorage when compressAboveBytes > 0. */
-export async function openConfiguredStorage(config: ZeoConfig): Promise<Storage> {
+/**
+ * The storage of `config.storage`, wrapped in CompressedStorage when compressAboveBytes > 0. Its
+ * warnings (a torn tail cut, a lost PostgreSQL connection) go to `log`.
+ */
+export async function openConfiguredStorage(config: ZeoConfig, log: Logger = processLogger('storage')): Promise<Storage> {
   const { kind, path, name, compressAboveBytes } = config.storage;
   const storage: Storage =
     kind === 'memory'
       ? new MemoryStorage({ name })
       : kind === 'postgres'
-        ? await openPostgresStorage(config.storage)
-        : await FileStorage.open(path);
+        ? await openPostgresStorage({ ...config.storage, log })
+        : await FileStorage.open(path, { log });
   return compressAboveBytes > 0 ? new CompressedStorage(storage, { compressAboveBytes }) : storage;
 }
 
@@ -38,9 +44,9 @@ function describeStorage(config: ZeoConfig): string {
 }
 
 export async function runStorageServerMain(config: ZeoConfig, options: StorageServerMainOptions = {}): Promise<StorageServer> {
-  const log = options.log ?? ((message: string) => console.error(message));
+  const log = toLogger(options.log, 'storage-server');
   const settings = config.storageServer;
-  const storage = await openConfiguredStorage(config);
+  const storage = await openConfiguredStorage(config, options.log === undefined ? processLogger('storage') : log);
   let server: StorageServer;
   try {
     server = await startStorageServer({
@@ -64,17 +70,20 @@ export async function runStorageServerMain(config: ZeoConfig, options: StorageSe
   }
   const { host, port } = server.address;
   const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  log(
-    `storage server: serving ${JSON.stringify(config.storage.name)} (${describeStorage(config)}) ` +
-      `on ${settings.tls ? 'tls' : 'tcp'}://${shown}, invalidations ${server.invalidationMode === 'redis' ? `via redis ${redactRedisUrl(config.redis.url!)}` : 'pushed on client connections'}`,
+  const channel = config.redis.url ? invalidationChannel(config.redis.prefix, config.storage.name) : null;
+  const lastTid = await storage.lastTransaction();
+  log.info(
+    `serving ${JSON.stringify(config.storage.name)} (${describeStorage(config)}) on ${settings.tls ? 'tls' : 'tcp'}://${shown}, ` +
+      `last TID ${hex(lastTid)}, invalidations ${channel ? `via redis ${redactRedisUrl(config.redis.url!)} on channel ${channel}` : 'pushed on client connections'}`,
+    { storage: config.storage.name, address: `${shown}`, lastTid, invalidations: channel ? 'redis' : 'push', ...(channel ? { channel } : {}) },
   );
   if (options.handleSignals ?? true) {
     const stop = (signal: string) => {
-      log(`storage server: ${signal}: finishing commits in progress and closing`);
+      log.info(`${signal}: finishing commits in progress and closing`, { signal });
       server.close().then(
         () => process.exit(0),
         (error) => {
-          log(`storage server: error while closing: ${String(error)}`);
+          log.error(`error while closing: ${String(error)}`);
           process.exit(1);
         },
       );

@@ -5,6 +5,7 @@
 
 import type { Socket } from 'node:net';
 import { InvalidArgumentError, ProtocolError, ReadOnlyError, TransactionStateError, UnavailableError, ZeoError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import type { ReadCurrentRequest, Storage, StorageTransaction, StoreRequest, Tid, TransactionRecord } from '../contract.js';
 import { checkU64 } from '../tid.js';
 import { encodeFrame, FrameReader } from '../protocol/framing.js';
@@ -38,7 +39,7 @@ export interface SessionContext {
   maxFrameBytes: number;
   handshakeTimeoutMs: number;
   commitLockTimeoutMs: number;
-  log: (message: string) => void;
+  log: Logger;
   /** A request failed with an error that has no ZeoError code: logged, rate-limited. */
   reportInternalError(what: string, error: unknown): void;
   isClosing(): boolean;
@@ -126,7 +127,7 @@ export class Session {
       if ('value' in outcome) this.send({ t: 'res', id, value: outcome.value });
       else this.send({ t: 'err', id, error: encodeError(outcome.error) });
     } catch (error) {
-      this.context.log(`storage server: a reply to ${this.peer} could not be encoded: ${String(error)}`);
+      this.context.log.error(`a reply to ${this.peer} could not be encoded: ${String(error)}`, { peer: this.peer });
       this.send({ t: 'err', id, error: encodeError(new ProtocolError(`the reply could not be encoded (${(error as Error).message})`)) });
     }
   }
@@ -135,7 +136,7 @@ export class Session {
   private fail(error: unknown): void {
     if (this.isClosed) return;
     this.context.onProtocolError();
-    this.context.log(`storage server: closing connection from ${this.peer}: ${(error as Error).message}`);
+    this.context.log.warn(`closing connection from ${this.peer}: ${(error as Error).message}`, { peer: this.peer });
     this.close();
   }
 
@@ -222,7 +223,7 @@ export class Session {
         maxFrameBytes: this.context.maxFrameBytes,
       });
     } catch (error) {
-      this.context.log(`storage server: refused ${this.peer}: ${(error as Error).message}`);
+      this.context.log.warn(`refused ${this.peer}: ${(error as Error).message}`, { peer: this.peer });
       this.context.onRefused();
       this.send({ t: 'refused', error: encodeError(error) });
       // Nothing more is read from this peer, not even what came in the same write; the
@@ -406,8 +407,8 @@ export class Session {
     }
     // The commit lock is ours now: a client that goes quiet must not hold every writer hostage.
     open.lockTimer = setTimeout(() => {
-      this.context.log(
-        `storage server: aborting transaction ${id} of ${this.peer}: voted but not finished within ` +
+      this.context.log.warn(
+        `aborting transaction ${id} of ${this.peer}: voted but not finished within ` +
           `${this.context.commitLockTimeoutMs} ms (storageServer.commitLockTimeoutMs)`,
       );
       this.timedOut.add(id);

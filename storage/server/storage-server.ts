@@ -7,6 +7,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { InvalidArgumentError } from '../../errors.js';
+import { toLogger, type Logger, type LogTarget } from '../../log.js';
 import type { Storage } from '../contract.js';
 import { InternalErrorLog } from './error-log.js';
 import { Gate } from './gate.js';
@@ -43,8 +44,11 @@ export interface StorageServerOptions {
   redis?: { url: string; prefix: string } | null;
   /** Close the storages when the server closes (runStorageServerMain owns its storages). */
   closeStorages?: boolean;
-  log?: (message: string) => void;
+  /** Where the server logs (default: the process logger, component "storage-server"). */
+  log?: LogTarget;
 }
+
+type CheckedServerOptions = Required<Omit<StorageServerOptions, 'log'>> & { log: Logger };
 
 export class StorageServer {
   private readonly server: Server;
@@ -55,7 +59,7 @@ export class StorageServer {
   private readonly served = new Map<string, ServedStorage>();
   private readonly commitsInProgress = new Set<Promise<unknown>>();
   private readonly gate: Gate;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly internalErrors: InternalErrorLog;
   private readonly context: SessionContext;
   private isClosing = false;
@@ -63,7 +67,7 @@ export class StorageServer {
   private refusedConnections = 0;
   private closedForProtocolErrors = 0;
 
-  private constructor(private readonly options: Required<StorageServerOptions>) {
+  private constructor(private readonly options: CheckedServerOptions) {
     this.log = options.log;
     this.internalErrors = new InternalErrorLog(options.log);
     this.context = {
@@ -72,7 +76,7 @@ export class StorageServer {
       maxFrameBytes: this.options.maxFrameBytes,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
       commitLockTimeoutMs: this.options.commitLockTimeoutMs,
-      log: (message) => this.log(message),
+      log: this.log,
       reportInternalError: (what, error) => this.internalErrors.report(what, error),
       isClosing: () => this.isClosing,
       trackCommit: (commit) => {
@@ -98,7 +102,7 @@ export class StorageServer {
     if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1024 || maxFrameBytes > MAX_FRAME_BYTES) {
       throw new InvalidArgumentError('maxFrameBytes', `expected 1024..${MAX_FRAME_BYTES}, got ${maxFrameBytes}`);
     }
-    const full: Required<StorageServerOptions> = {
+    const full: CheckedServerOptions = {
       storages: options.storages,
       listen: options.listen ?? { host: '127.0.0.1', port: 0 },
       key: options.key ?? null,
@@ -113,7 +117,7 @@ export class StorageServer {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
       redis: options.redis ?? null,
       closeStorages: options.closeStorages ?? false,
-      log: options.log ?? ((message) => console.error(message)),
+      log: toLogger(options.log, 'storage-server'),
     };
     const server = new StorageServer(full);
     for (const name of names) {
@@ -152,7 +156,7 @@ export class StorageServer {
     const decision = this.gate.check(socket.remoteAddress);
     if (!decision.isAllowed || this.isClosing) {
       this.refusedConnections++;
-      this.log(`storage server: refused connection from ${peer}: ${decision.isAllowed ? 'shutting down' : decision.reason}`);
+      this.log.warn(`refused connection from ${peer}: ${decision.isAllowed ? 'shutting down' : decision.reason}`, { peer });
       socket.destroy();
       return;
     }
@@ -165,10 +169,10 @@ export class StorageServer {
         else this.startSession(outcome.socket, decision.isReadOnly, peer);
       } else if ('failure' in outcome) {
         this.closedForProtocolErrors++;
-        this.log(`storage server: closing connection from ${peer}: ${outcome.failure}`);
+        this.log.warn(`closing connection from ${peer}: ${outcome.failure}`, { peer });
       } else {
         // Most often a client that does not trust this server's certificate.
-        this.log(`storage server: ${peer} closed the connection during the TLS handshake`);
+        this.log.info(`${peer} closed the connection during the TLS handshake`, { peer });
       }
     });
     this.handshaking.add(secure);

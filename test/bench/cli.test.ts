@@ -68,7 +68,8 @@ t.test('storage, objects and invalidation get their flags as an options object',
   t.same(flagsToOptions(['--out-file', 'x.json']), { outFile: 'x.json' });
   t.same(flagsToOptions(['--out-file', 'null', '--fast', 'false']), { outFile: null, fast: false });
   t.throws(() => flagsToOptions(['stray']), InvalidArgumentError);
-  t.same(parseBenchArgs(['--help']), { kind: 'help' });
+  t.match(parseBenchArgs(['--help']), { kind: 'help', text: /^usage: zeo bench \[site\|/ });
+  t.match(parseBenchArgs(['objects', '--help']), { kind: 'help', text: /^usage: zeo bench objects \[options\]\n[^]*--storages LIST/ });
 });
 
 t.test('zeo bench objects runs the object benchmark through its module', async (t) => {

@@ -1,6 +1,7 @@
 // The issue's targets, judged from results: met, missed (said plainly) or not measured.
 import t from 'tap';
-import { checkGoals } from '../../bench/goals.js';
+import { isFaultRefused } from '../../bench/fault-run.js';
+import { checkGoals, non2xxNotes, non2xxProblem, NON_2XX_LIMIT } from '../../bench/goals.js';
 import type { FaultResult, StepResult } from '../../bench/results.js';
 import type { TargetName } from '../../bench/targets.js';
 import { fakeLoad } from './fixtures/results.js';
@@ -49,4 +50,33 @@ t.test('the fault run must cost zero failed requests', async (t) => {
   t.same(goals.map((g) => g.isMet), [true, false, null]);
   t.match(goals[1]!.detail, /MISSED: 7 failed request\(s\) out of 10000/);
   t.match(goals[2]!.detail, /zeo start failed/);
+});
+
+t.test('a step answered mostly with non-2xx measured errors: it is flagged and judges no goal', async (t) => {
+  const notFound = (rate: number): StepResult => ({
+    ...step('site', 2, rate), load: fakeLoad(rate, { non2xx: rate * 9, statusCounts: { 200: rate, 404: rate * 9 } }),
+  });
+  const goals = checkGoals([notFound(20000), step('cluster', 2, 10000)], []);
+  t.same(goals.map((g) => g.isMet), [null], 'twice the cluster\'s req/s, of 404s, is not "met"');
+  t.match(goals[0]!.detail, /^not measured: the site's read-mostly step: 90% of 200,000 answers were not 2xx \(180,000 x 404\)/);
+  t.match(non2xxNotes([notFound(100), step('site', 1, 100)], []), [/^site, 2 workers, read-mostly: 90% of 1,000 answers were not 2xx/]);
+  t.equal(non2xxNotes([step('site', 1, 100)], []).length, 0, 'a clean step is not flagged');
+  t.equal(non2xxProblem(fakeLoad(100, { non2xx: 10 })), null, `up to ${NON_2XX_LIMIT * 100}% is fine (a few sold-out 409s)`);
+});
+
+t.test('a fault the site refused (no fault routes) is "not measured", even with zero failed requests', async (t) => {
+  const refused: FaultResult = {
+    target: 'site', workers: 3, load: fakeLoad(1000), failedRequests: 0,
+    hang: { skipMs: null, replaceMs: null, isInjected: false, answer: '404' },
+    crash: { skipMs: null, replaceMs: null, isInjected: false, answer: '404' }, notes: [],
+  };
+  const [goal] = checkGoals([], [refused]);
+  t.equal(goal!.isMet, null);
+  t.match(goal!.detail, /not measured: the site refused the fault \(POST \/_bench\/hang answered 404\): it has no fault routes/);
+  t.equal(isFaultRefused('hang', 404, 5), true);
+  t.equal(isFaultRefused('hang', 200, 5), true, 'a hang answered at once did not hang');
+  t.equal(isFaultRefused('hang', 200, 20_000), false);
+  t.equal(isFaultRefused('hang', 502, 900), false, 'the router gave up on the hung worker');
+  t.equal(isFaultRefused('crash', 202, 5), false);
+  t.equal(isFaultRefused('crash', 405, 5), true);
 });

@@ -35,6 +35,42 @@ t.test('help lists the commands and exits 0', async (t) => {
   }
 });
 
+t.test('each command has its own help, with its options and the config keys it reads', async (t) => {
+  const general = (await zeo(['help'])).stdout;
+  const commands = ['start', 'storage-server', 'appserver', 'proxy', 'scale', 'reload', 'status', 'config', 'bench'];
+  const runs = await Promise.all(commands.map((command) => zeo([command, '--help'])));
+  for (const [i, command] of commands.entries()) {
+    const run = runs[i]!;
+    t.equal(run.code, 0, `zeo ${command} --help exits 0`);
+    t.match(run.stdout, new RegExp(`^usage: zeo ${command}\\b`), `zeo ${command} --help is its own usage`);
+    t.not(run.stdout, general, `zeo ${command} --help is not the general usage`);
+  }
+  const gate = runs[commands.indexOf('storage-server')]!.stdout;
+  for (const key of ['storageServer.key', 'storageServer.allow', 'storageServer.readOnlyAllow', 'storageServer.readOnlyKeys',
+    'storageServer.tls', 'storageServer.tls.cert', 'redis.url', 'redis.prefix', 'storage.kind', 'storage.path']) {
+    t.match(gate, new RegExp(`^  ${key.replace(/\./g, '\\.')}\\s+ZEO_[A-Z_]+\\s+\\S`, 'm'), `zeo storage-server --help names ${key} and its variable`);
+  }
+  t.match(gate, /-p, --port N\s+storageServer\.listen\.port/);
+  t.match(runs[commands.indexOf('start')]!.stdout, /-w, --workers N/);
+  t.match(runs[commands.indexOf('appserver')]!.stdout, /GET \/_zeo\/health/);
+  t.match(runs[commands.indexOf('scale')]!.stdout, /admin\.port/);
+  t.same((await zeo(['help', 'storage-server'])).stdout, gate, 'zeo help storage-server is the same text');
+
+  const benches = ['storage', 'objects', 'invalidation', 'network'];
+  const benchRuns = await Promise.all(benches.map((what) => zeo(['bench', what, '--help'])));
+  for (const [i, what] of benches.entries()) {
+    t.equal(benchRuns[i]!.code, 0);
+    t.match(benchRuns[i]!.stdout, new RegExp(`^usage: zeo bench ${what} \\[options\\]\n`), `zeo bench ${what} --help is its own`);
+    t.match(benchRuns[i]!.stdout, /--out-file FILE/);
+  }
+  t.match(benchRuns[benches.indexOf('network')]!.stdout, /--write-ratio R/);
+  t.match(runs[commands.indexOf('bench')]!.stdout, /--url URL/);
+
+  const unknown = await zeo(['help', 'strat']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /no command "strat"/);
+});
+
 t.test('an unknown command or option is one line and exit code 2', async (t) => {
   let run = await zeo(['strat']);
   t.equal(run.code, 2);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { cleanEnv, freePort, waitFor } from './process-helpers.js';
+import { cleanEnv, findLog, freePort, waitFor } from './process-helpers.js';
 
 const ZEO = fileURLToPath(new URL('../../bin/zeo.js', import.meta.url));
 
@@ -26,10 +26,11 @@ function startPart(cwd: string, args: string[]): Part {
   return { process: child, output: () => output, exited };
 }
 
+/** Waits for the part to log an entry whose message matches `pattern`. */
 async function waitForLine(part: Part, pattern: RegExp, what: string): Promise<RegExpExecArray> {
   return waitFor(what, () => {
     if (part.process.exitCode !== null) throw new Error(`${what}: the process exited early:\n${part.output()}`);
-    return pattern.exec(part.output()) ?? undefined;
+    return findLog(part.output(), pattern)?.match;
   });
 }
 
@@ -61,11 +62,11 @@ t.test('storage server, a remote app server and the router, each its own process
 
   const storage = startPart(cwd, ['storage-server', '-c', 'site.json']);
   parts.push(storage);
-  await waitForLine(storage, /storage server: serving "main" \(memory\)/, 'the storage server');
+  await waitForLine(storage, /^serving "main" \(memory\)/, 'the storage server');
 
   const app = startPart(cwd, ['appserver', '-c', 'site.json']);
   parts.push(app);
-  const [, appUrl] = await waitForLine(app, /zeo: app server on (http:\/\/\S+)/, 'the app server');
+  const [, appUrl] = await waitForLine(app, /^app server on (http:\/\/\S+)/, 'the app server');
   t.equal(appUrl, `http://127.0.0.1:${appPort}`);
   const order = await fetch(`${appUrl}/api/orders`, {
     method: 'POST',
@@ -78,7 +79,7 @@ t.test('storage server, a remote app server and the router, each its own process
 
   const proxy = startPart(cwd, ['proxy', '-c', 'site.json']);
   parts.push(proxy);
-  const [, routerUrl] = await waitForLine(proxy, /zeo: router on (http:\/\/\S+?),/, 'the router');
+  const [, routerUrl] = await waitForLine(proxy, /^router on (http:\/\/\S+?),/, 'the router');
   await waitFor('the remote app server to be taken in', async () => {
     const status = await getJson(`http://127.0.0.1:${adminPort}/_zeo/status`);
     return status.remotes[0]?.isHealthy === true;

@@ -43,3 +43,39 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEO_') && k !== 'REDIS_URL'));
   return { ...inherited, ...extra };
 }
+
+/** One entry of a zeo process's log (log.ts): a JSON object a line when stderr is not a terminal. */
+export interface LogEntry {
+  level: 'info' | 'warn' | 'error';
+  time: string;
+  pid: number;
+  component?: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** The log entries in `output`, and every line that is not one (there should be none). */
+export function parseLog(output: string): { entries: LogEntry[]; otherLines: string[] } {
+  const entries: LogEntry[] = [];
+  const otherLines: string[] = [];
+  for (const line of output.split('\n')) {
+    if (line === '') continue;
+    try {
+      const entry = JSON.parse(line) as LogEntry;
+      if (typeof entry === 'object' && entry !== null && typeof entry.msg === 'string') entries.push(entry);
+      else otherLines.push(line);
+    } catch {
+      otherLines.push(line);
+    }
+  }
+  return { entries, otherLines };
+}
+
+/** The first log entry whose message matches `pattern`, with the match. */
+export function findLog(output: string, pattern: RegExp): { entry: LogEntry; match: RegExpExecArray } | undefined {
+  for (const entry of parseLog(output).entries) {
+    const match = pattern.exec(entry.msg);
+    if (match) return { entry, match };
+  }
+  return undefined;
+}

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { cleanEnv, freePort, isAlive, waitFor } from './process-helpers.js';
+import { cleanEnv, findLog, freePort, isAlive, parseLog, waitFor } from './process-helpers.js';
 
 const ZEO = fileURLToPath(new URL('../../bin/zeo.js', import.meta.url));
 
@@ -64,14 +64,14 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   });
   const url = await waitFor('the site to be ready', () => {
     if (zeo.process.exitCode !== null) throw new Error(`zeo start exited early:\n${zeo.output()}`);
-    return /zeo: site ready at (http:\/\/\S+)/.exec(zeo.output())?.[1];
+    return findLog(zeo.output(), /^site ready at (http:\/\/\S+)/)?.match[1];
   });
   t.equal(url, `http://127.0.0.1:${routerPort}`);
-  const storagePid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
+  const storagePid = Number(findLog(zeo.output(), /^storage FileStorage/)?.entry.storagePid);
   t.ok(storagePid > 0 && isAlive(storagePid), 'the storage server runs as its own process');
   t.not(storagePid, zeo.process.pid);
-  t.match(zeo.output(), /invalidations pushed over each storage connection/);
-  t.match(zeo.output(), new RegExp(`FileStorage ${cwd}/data/Data\\.fs`));
+  t.ok(findLog(zeo.output(), /^invalidations pushed over each storage connection/));
+  t.ok(findLog(zeo.output(), new RegExp(`^storage FileStorage ${cwd}/data/Data\\.fs`)));
 
   const product = await getJson(`${url}/api/products/7`);
   t.equal(product.id, 7);
@@ -164,6 +164,11 @@ t.test('zeo start serves the demo shop through the router and stops cleanly on S
   await waitFor('the storage server to be gone', () => !isAlive(storagePid), 15_000);
   t.notOk(isAlive(storagePid), 'no storage server left behind');
   await t.rejects(fetch(url), 'the router is closed');
+  // Launcher, storage server child and workers: one log, every line a JSON entry.
+  const { entries, otherLines } = parseLog(zeo.output());
+  t.same(otherLines, [], 'no plain line among the JSON lines');
+  t.ok(entries.every((e) => ['info', 'warn', 'error'].includes(e.level) && !Number.isNaN(Date.parse(e.time)) && e.pid > 0));
+  t.ok(entries.some((e) => e.pid === storagePid && e.component === 'storage-server'), 'the storage server child logs as JSON too');
 });
 
 t.test('with no config file, over Redis: ./var, a storage server that dies is restarted, Ctrl-C stops all', async (t) => {
@@ -183,20 +188,29 @@ t.test('with no config file, over Redis: ./var, a storage server that dies is re
   });
   const url = await waitFor('the site to be ready', () => {
     if (zeo.process.exitCode !== null) throw new Error(`zeo start exited early:\n${zeo.output()}`);
-    return /zeo: site ready at (http:\/\/\S+)/.exec(zeo.output())?.[1];
+    return findLog(zeo.output(), /^site ready at (http:\/\/\S+)/)?.match[1];
   });
-  t.match(zeo.output(), /zeo: config \(none: defaults and environment\)/);
-  t.match(zeo.output(), new RegExp(`FileStorage ${cwd}/var/Data\\.fs`), 'the default storage file is ./var/Data.fs');
-  t.match(zeo.output(), `zeo: invalidations Redis pub/sub at redis://127.0.0.1:6379 (channel ${prefix}main)`);
-  const firstPid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
+  t.ok(findLog(zeo.output(), /^config \(none: defaults and environment\)/));
+  t.ok(findLog(zeo.output(), new RegExp(`^storage FileStorage ${cwd}/var/Data\\.fs`)), 'the default storage file is ./var/Data.fs');
+  // The channel every log names is the one the server publishes on: prefix + "invalidations:" + storage.
+  const channel = `${prefix}invalidations:main`;
+  const site = findLog(zeo.output(), /^invalidations Redis pub\/sub at redis:\/\/127\.0\.0\.1:6379\/? \(channel (\S+)\)$/);
+  t.equal(site?.match[1], channel);
+  t.equal(site?.entry.channel, channel);
+  const serving = findLog(zeo.output(), /^serving "main" /)!;
+  t.equal(serving.entry.component, 'storage-server');
+  t.equal(serving.entry.channel, channel, 'the storage server publishes on that channel');
+  t.match(serving.entry.msg, `on channel ${channel}`);
+  t.match(serving.entry.lastTid, /^0x[0-9a-f]{16}$/, 'TIDs are logged in hex');
+  const firstPid = Number(findLog(zeo.output(), /^storage FileStorage/)?.entry.storagePid);
 
   process.kill(firstPid, 'SIGKILL');
   const secondPid = await waitFor('the storage server to be restarted', () => {
-    const pids = [...zeo.output().matchAll(/"message":"storage server listening","pid":(\d+)/g)].map((m) => Number(m[1]));
+    const pids = parseLog(zeo.output()).entries.filter((e) => e.msg === 'storage server listening').map((e) => Number(e.storagePid));
     return pids.length >= 2 ? pids[pids.length - 1] : undefined;
   });
   t.not(secondPid, firstPid);
-  t.match(zeo.output(), /"message":"storage server died"/);
+  t.ok(findLog(zeo.output(), /^storage server died$/));
   // The workers reconnect to the restarted server; an order goes through again.
   const status = await waitFor('an order to succeed after the restart', async () => {
     const response = await fetch(`${url}/api/orders`, {
@@ -212,7 +226,9 @@ t.test('with no config file, over Redis: ./var, a storage server that dies is re
   process.kill(-zeo.process.pid!, 'SIGINT');
   t.equal((await zeo.exited).code, 0, 'SIGINT stops as cleanly as SIGTERM');
   const output = zeo.output();
-  t.ok(output.indexOf('"message":"site stopped"') < output.indexOf('storage server: SIGTERM'), 'the site stops before the storage server');
+  const messages = parseLog(output).entries.map((e) => e.msg);
+  const stoppedAt = messages.indexOf('site stopped');
+  t.ok(stoppedAt >= 0 && stoppedAt < messages.findIndex((m) => m.startsWith('SIGTERM: finishing commits')), 'the site stops before the storage server');
   await waitFor('the restarted storage server to be gone', () => !isAlive(secondPid), 15_000);
   t.notOk(isAlive(firstPid) || isAlive(secondPid), 'no storage server left behind');
 });
@@ -230,9 +246,9 @@ t.test('a launcher killed with SIGKILL leaves no storage server behind', async (
   });
   await waitFor('the site to be ready', () => {
     if (zeo.process.exitCode !== null) throw new Error(`zeo start exited early:\n${zeo.output()}`);
-    return /zeo: site ready at/.test(zeo.output());
+    return findLog(zeo.output(), /^site ready at/);
   });
-  const storagePid = Number(/\(pid (\d+)\)/.exec(zeo.output())?.[1]);
+  const storagePid = Number(findLog(zeo.output(), /^storage MemoryStorage/)?.entry.storagePid);
   t.ok(isAlive(storagePid));
   zeo.process.kill('SIGKILL');
   await zeo.exited;

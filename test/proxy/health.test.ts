@@ -5,7 +5,7 @@ import { request } from 'undici';
 import type { Backend, BackendSnapshot } from '../../proxy/backend.js';
 import { Balancer } from '../../proxy/balancer.js';
 import { ErrorWindow, HealthState } from '../../proxy/health.js';
-import { silentLogger } from '../../proxy/logger.js';
+import { silentLogger } from '../../log.js';
 import { startSite } from '../../proxy/site.js';
 import { NO_STORAGE, testConfig } from './fixtures/site-config.js';
 

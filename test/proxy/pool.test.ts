@@ -3,7 +3,7 @@
 // reloads happen without a single failed request.
 import t from 'tap';
 import { request } from 'undici';
-import { silentLogger } from '../../proxy/logger.js';
+import { silentLogger } from '../../log.js';
 import { startSite, type Site } from '../../proxy/site.js';
 import { eventually, sleep, startLoad } from './fixtures/load.js';
 import { NO_STORAGE, testConfig } from './fixtures/site-config.js';

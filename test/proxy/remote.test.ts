@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { startAppServer } from '../../appserver/standalone.js';
-import { silentLogger } from '../../proxy/logger.js';
+import { silentLogger } from '../../log.js';
 import { startSite } from '../../proxy/site.js';
 import { eventually, startLoad } from './fixtures/load.js';
 import { NO_STORAGE, testConfig } from './fixtures/site-config.js';

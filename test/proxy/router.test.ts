@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { silentLogger } from '../../proxy/logger.js';
+import { silentLogger } from '../../log.js';
 import { startSite, type Site } from '../../proxy/site.js';
 import { NO_STORAGE, testConfig } from './fixtures/site-config.js';
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Agent, request } from 'undici';
 import type { WorkerHealth } from '../../appserver/worker-protocol.js';
-import type { SiteLogger } from '../../proxy/logger.js';
+import type { Logger } from '../../log.js';
 import { startSite, type Site } from '../../proxy/site.js';
 import { MemoryStorage } from '../../storage/memory/storage.js';
 import { startStorageServer } from '../../storage/server/storage-server.js';
@@ -19,7 +19,7 @@ const BANK_APP = fileURLToPath(new URL('./fixtures/bank-app.js', import.meta.url
 
 /** Warnings and errors of the site, shown when a test fails. */
 const logLines: string[] = [];
-const recordingLogger: SiteLogger = {
+const recordingLogger: Logger = {
   info() {},
   warn: (message, fields) => logLines.push(`warn ${message} ${JSON.stringify(fields)}`),
   error: (message, fields) => logLines.push(`error ${message} ${JSON.stringify(fields)}`),

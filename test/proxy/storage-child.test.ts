@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { isAlive, waitFor } from '../bin/process-helpers.js';
 import { loadConfig } from '../../config/load.js';
-import { silentLogger } from '../../proxy/logger.js';
+import { silentLogger } from '../../log.js';
 import { StorageServerChild } from '../../proxy/storage-child.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'zeo-storage-child-'));

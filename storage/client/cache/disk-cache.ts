@@ -33,12 +33,13 @@ import * as format from './disk-cache-file.js';
 import { DiskCacheLock } from './disk-cache-lock.js';
 import { RevisionIndex, type IndexedRevision } from './revision-index.js';
 import { checkU64 } from '../../tid.js';
+import { processWarnings, toLogger, type Logger, type LogTarget } from '../../../log.js';
 
 export interface DiskCacheOptions {
   /** Bound on the file's size in bytes (at least 64 KiB). */
   maxBytes: number;
-  /** Where warnings go (a damaged file discarded, a failed write). Default: process.emitWarning. */
-  log?: (message: string) => void;
+  /** Where warnings go (a damaged file discarded, a failed write). Default: process warnings. */
+  log?: LogTarget;
 }
 
 export const MIN_DISK_CACHE_BYTES = 64 * 1024;
@@ -67,7 +68,7 @@ export class DiskCache implements RevisionCache {
     private fd: number,
     private readonly lock: DiskCacheLock,
     readonly maxBytes: number,
-    private readonly log: (message: string) => void,
+    private readonly log: Logger,
   ) {}
 
   /** Opens (or creates) the cache file, rebuilding the index; StorageLockedError if in use. */
@@ -76,7 +77,7 @@ export class DiskCache implements RevisionCache {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < MIN_DISK_CACHE_BYTES) {
       throw new InvalidArgumentError('maxBytes', `expected at least ${MIN_DISK_CACHE_BYTES} bytes, got ${String(maxBytes)}`);
     }
-    const log = options.log ?? ((message: string) => process.emitWarning(message, 'ZeoDiskCacheWarning'));
+    const log = toLogger(options.log, 'disk-cache', () => processWarnings);
     mkdirSync(dirname(path), { recursive: true });
     const lock = await DiskCacheLock.acquire(path);
     let fd = -1;
@@ -213,19 +214,19 @@ export class DiskCache implements RevisionCache {
     const header = Buffer.alloc(format.HEADER_BYTES);
     const got = readSync(this.fd, header, 0, format.HEADER_BYTES, 0);
     if (got < format.HEADER_BYTES || !format.isValidHeader(header)) {
-      this.log(`disk cache ${this.path}: not a zeo-ts cache file (bad header); discarded, starting empty`);
+      this.log.warn(`disk cache ${this.path}: not a zeo-ts cache file (bad header); discarded, starting empty`);
       return this.startEmpty(0n);
     }
     const outcome = format.scanRecords(this.fd, fileSize, (record) => this.replay(record));
     if (outcome.kind === 'damaged') {
-      this.log(
+      this.log.warn(
         `disk cache ${this.path}: damaged at byte offset ${outcome.offset} (${outcome.reason}); ` +
           'discarded, starting empty',
       );
       return this.startEmpty(0n);
     }
     if (outcome.validEnd < fileSize) {
-      this.log(`disk cache ${this.path}: cut a torn tail of ${fileSize - outcome.validEnd} bytes (the last write was interrupted)`);
+      this.log.warn(`disk cache ${this.path}: cut a torn tail of ${fileSize - outcome.validEnd} bytes (the last write was interrupted)`);
       ftruncateSync(this.fd, outcome.validEnd);
     }
     this.fileEnd = outcome.validEnd;
@@ -282,7 +283,7 @@ export class DiskCache implements RevisionCache {
         ? 'holds another revision than the index says'
         : undefined;
     if (problem) {
-      this.log(`disk cache ${this.path}: record at byte offset ${entry.value} ${problem}; dropped`);
+      this.log.warn(`disk cache ${this.path}: record at byte offset ${entry.value} ${problem}; dropped`);
       this.drop(entry);
       return undefined;
     }
@@ -317,7 +318,7 @@ export class DiskCache implements RevisionCache {
     this.isOff = true;
     this.stopCompaction();
     this.index.clear();
-    this.log(`disk cache ${this.path}: ${(error as Error).message}; the disk cache is off until restart and its file is discarded`);
+    this.log.warn(`disk cache ${this.path}: ${(error as Error).message}; the disk cache is off until restart and its file is discarded`);
     try {
       ftruncateSync(this.fd, 0);
     } catch {

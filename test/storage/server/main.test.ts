@@ -16,7 +16,7 @@ t.test('SIGTERM during commits: the commit in progress finishes, the storage clo
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'Data.fs');
   const server = await startServerProcess(t, { kind: 'file', path });
-  t.match(server.log, new RegExp(`serving "main" \\(${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) on tcp://127\\.0\\.0\\.1:${server.port}, invalidations pushed on client connections`));
+  t.match(server.log, new RegExp(`serving "main" \\(${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) on tcp://127\\.0\\.0\\.1:${server.port}, last TID 0x[0-9a-f]{16}, invalidations pushed on client connections`));
   const client = await ClientStorage.open({ servers: [`127.0.0.1:${server.port}`], unavailableTimeoutMs: 500, log: () => undefined });
   t.teardown(() => client.close());
   const acknowledged: Array<{ oid: bigint; tid: bigint }> = [];
@@ -51,7 +51,8 @@ t.test('SIGTERM during commits: the commit in progress finishes, the storage clo
 t.test('the log line names Redis when invalidations go through it', async (t) => {
   const redis = { url: 'redis://127.0.0.1:6379', prefix: `zeo-test-${randomBytes(6).toString('hex')}:` };
   const server = await startServerProcess(t, { kind: 'memory', redis });
-  t.match(server.log, /serving "main" \(memory\) on tcp:\/\/127\.0\.0\.1:\d+, invalidations via redis redis:\/\/127\.0\.0\.1:6379/);
+  t.match(server.log, /serving "main" \(memory\) on tcp:\/\/127\.0\.0\.1:\d+, last TID 0x[0-9a-f]{16}, invalidations via redis redis:\/\/127\.0\.0\.1:6379/);
+  t.match(server.log, `on channel ${redis.prefix}invalidations:main`, 'the channel named is the one published on');
 });
 
 t.test('compressAboveBytes > 0 serves a compressed FileStorage; clients see the data unchanged', async (t) => {
